@@ -1,0 +1,24 @@
+"""skmem: which training samples did a density model memorize?
+
+The memorization score of van den Burg & Williams (NeurIPS 2021) through the
+scikit-learn API: :class:`MemorizationScorer` wraps any density estimator with
+``fit`` and ``score_samples``, and :func:`memorization_scores` computes the score
+from log-likelihoods you already have. PyTorch is imported only when
+:class:`VAEDensity` is used.
+"""
+
+from ._aggregate import memorization_scores
+from ._scorer import MemorizationScorer
+
+__version__ = "0.1.0"
+
+__all__ = ["MemorizationScorer", "VAEDensity", "__version__", "memorization_scores"]
+
+
+def __getattr__(name):
+    # VAEDensity pulls in torch; import it only when someone asks for it.
+    if name == "VAEDensity":
+        from .vae import VAEDensity
+
+        return VAEDensity
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,102 @@
+"""Split plans: which samples each model trains on and holds out, and its seed.
+
+Everything is fixed here, in the parent process, before any model is fitted, so
+that the results do not depend on ``n_jobs`` or on the joblib backend.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn.model_selection import KFold, RepeatedKFold, check_cv
+from sklearn.utils import check_random_state
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Boolean masks of shape (n_models, n_samples) and one seed per model."""
+
+    train_masks: np.ndarray
+    test_masks: np.ndarray
+    seeds: np.ndarray
+
+    @property
+    def n_models(self):
+        return self.train_masks.shape[0]
+
+    @property
+    def n_samples(self):
+        return self.train_masks.shape[1]
+
+    def train_indices(self, k):
+        return np.flatnonzero(self.train_masks[k])
+
+    def test_indices(self, k):
+        return np.flatnonzero(self.test_masks[k])
+
+
+def resolve_cv(cv, n_repeats, n_samples, random_state):
+    """Turn the scorer's ``cv`` / ``n_repeats`` into a splitter object.
+
+    ``random_state`` must be a ``RandomState``; an int ``cv`` draws the shuffling
+    seed from it.
+    """
+    if isinstance(cv, Integral):
+        if cv > n_samples:
+            raise ValueError(
+                f"cv={cv} folds need at least {cv} samples; got n_samples={n_samples}."
+                f" Use cv <= {n_samples}, or cv=LeaveOneOut()."
+            )
+        seed = random_state.randint(_MAX_SEED)
+        if n_repeats == 1:
+            return KFold(n_splits=cv, shuffle=True, random_state=seed)
+        return RepeatedKFold(n_splits=cv, n_repeats=n_repeats, random_state=seed)
+    if n_repeats != 1:
+        raise ValueError(
+            f"n_repeats={n_repeats} only applies to an integer cv. With a splitter "
+            "object, ask the splitter for repeats instead (for example "
+            "RepeatedKFold(n_splits=10, n_repeats=5))."
+        )
+    return check_cv(cv)
+
+
+def make_split_plan(cv, n_samples, *, X, y=None, groups=None, random_state=None):
+    """Masks and seeds for splitter ``cv`` on ``n_samples`` samples.
+
+    Parameters
+    ----------
+    cv : cross-validation splitter
+        An object with ``split(X, y, groups)`` (see :func:`resolve_cv`).
+    n_samples : int
+    X, y, groups
+        Passed to ``cv.split``.
+    random_state : int, RandomState instance or None
+        Source of the per-model seeds, drawn after the splits.
+    """
+    n_splits = cv.get_n_splits(X, y, groups)
+    train_masks = []
+    test_masks = []
+    for train, test in cv.split(X, y, groups):
+        train_mask = np.zeros(n_samples, dtype=bool)
+        test_mask = np.zeros(n_samples, dtype=bool)
+        train_mask[train] = True
+        test_mask[test] = True
+        if not train_mask.any():
+            raise ValueError(
+                f"Split {len(train_masks)} of cv={cv!r} has an empty training set."
+            )
+        train_masks.append(train_mask)
+        test_masks.append(test_mask)
+    if not train_masks:
+        raise ValueError(f"cv={cv!r} produced no splits (expected {n_splits}).")
+    train_masks = np.vstack(train_masks)
+    test_masks = np.vstack(test_masks)
+    if (train_masks & test_masks).any():
+        raise ValueError(
+            f"cv={cv!r} puts a sample in both the training and the test set of one "
+            "split; a memorization score needs disjoint sets."
+        )
+    seeds = check_random_state(random_state).randint(_MAX_SEED, size=len(train_masks))
+    return SplitPlan(train_masks=train_masks, test_masks=test_masks, seeds=seeds)

@@ -1,0 +1,40 @@
+"""What every engine returns, and helpers engines share."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class EngineResult:
+    """The output of an engine.
+
+    Attributes
+    ----------
+    log_likelihoods : ndarray of shape (n_models, n_samples)
+        ``log p_k(x_i)`` for every model ``k`` and training sample ``i``.
+    estimators : list of fitted estimators or None
+        One per model, when the engine fits separate models.
+    """
+
+    log_likelihoods: np.ndarray
+    estimators: list | None = field(default=None)
+
+
+def check_log_likelihoods(values, n_samples, model_index):
+    """Validate one model's ``score_samples`` output; name the model if bad."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (n_samples,):
+        raise ValueError(
+            f"Model {model_index}: score_samples returned an array of shape "
+            f"{values.shape}; expected one log-density per row, ({n_samples},)."
+        )
+    bad = np.isnan(values) | (values == np.inf)
+    if bad.any():
+        raise ValueError(
+            f"Model {model_index}: score_samples returned {int(bad.sum())} NaN or "
+            "+inf log-densities. The density model is degenerate on this data (for "
+            "example a mixture with a singular covariance); regularise it or check "
+            "its input."
+        )
+    return values
