@@ -76,27 +76,25 @@ def make_split_plan(cv, n_samples, *, X, y=None, groups=None, random_state=None)
         Source of the per-model seeds, drawn after the splits.
     """
     n_splits = cv.get_n_splits(X, y, groups)
-    train_masks = []
-    test_masks = []
-    for train, test in cv.split(X, y, groups):
-        train_mask = np.zeros(n_samples, dtype=bool)
-        test_mask = np.zeros(n_samples, dtype=bool)
-        train_mask[train] = True
-        test_mask[test] = True
-        if not train_mask.any():
+    # Filled in place: for LeaveOneOut on large n these are the largest arrays of
+    # the whole run, and a list of rows plus a stacked copy would double them.
+    train_masks = np.zeros((n_splits, n_samples), dtype=bool)
+    test_masks = np.zeros((n_splits, n_samples), dtype=bool)
+    n_seen = 0
+    for k, (train, test) in enumerate(cv.split(X, y, groups)):
+        if k >= n_splits:
+            raise ValueError(f"cv={cv!r} produced more splits than its {n_splits}.")
+        if len(train) == 0:
+            raise ValueError(f"Split {k} of cv={cv!r} has an empty training set.")
+        train_masks[k, train] = True
+        if train_masks[k, test].any():
             raise ValueError(
-                f"Split {len(train_masks)} of cv={cv!r} has an empty training set."
+                f"cv={cv!r} puts a sample in both the training and the test set of "
+                f"split {k}; a memorization score needs disjoint sets."
             )
-        train_masks.append(train_mask)
-        test_masks.append(test_mask)
-    if not train_masks:
-        raise ValueError(f"cv={cv!r} produced no splits (expected {n_splits}).")
-    train_masks = np.vstack(train_masks)
-    test_masks = np.vstack(test_masks)
-    if (train_masks & test_masks).any():
-        raise ValueError(
-            f"cv={cv!r} puts a sample in both the training and the test set of one "
-            "split; a memorization score needs disjoint sets."
-        )
+        test_masks[k, test] = True
+        n_seen = k + 1
+    if n_seen != n_splits:
+        raise ValueError(f"cv={cv!r} produced {n_seen} splits, expected {n_splits}.")
     seeds = check_random_state(random_state).randint(_MAX_SEED, size=len(train_masks))
     return SplitPlan(train_masks=train_masks, test_masks=test_masks, seeds=seeds)
