@@ -60,8 +60,11 @@ class MemorizationScorer(BaseEstimator):
         :func:`skmem.memorization_scores`.
     engine : {"auto", "generic"}, default="auto"
         ``"generic"`` clones and fits the estimator once per split. ``"auto"``
-        picks a faster engine where one exists for the estimator and the generic
-        one otherwise.
+        picks a faster engine where one exists: for
+        :class:`~sklearn.neighbors.KernelDensity` with the euclidean metric, exact
+        leave-fold-out densities from one pass of pairwise kernel sums (no refit,
+        and exact where scikit-learn's tree evaluation is approximate); otherwise
+        the generic engine. ``verbose`` says which engine ran and why.
     n_jobs : int, default=None
         Number of models fitted in parallel with joblib. ``None`` means 1 unless
         in a :obj:`joblib.parallel_backend` context; ``-1`` means all processors.
@@ -83,8 +86,10 @@ class MemorizationScorer(BaseEstimator):
     out_log_likelihood_ : ndarray of shape (n_samples,)
         ``V_i``, the aggregated log-likelihood under models that held ``x_i``
         out.
-    log_likelihoods_ : ndarray of shape (n_models, n_samples)
-        ``log p_k(x_i)`` for every model and training sample.
+    log_likelihoods_ : ndarray of shape (n_models, n_samples) or None
+        ``log p_k(x_i)`` for every model and training sample. None when the
+        exact KernelDensity engine ran LeaveOneOut on more samples than its
+        memory budget holds as an n x n matrix; the scores are still exact.
     train_masks_ : ndarray of bool, shape (n_models, n_samples)
         True where model ``k`` was trained on sample ``i``.
     test_masks_ : ndarray of bool, shape (n_models, n_samples)
@@ -220,7 +225,11 @@ class MemorizationScorer(BaseEstimator):
             splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
         )
         engine = select_engine(
-            estimator, self.engine, n_jobs=self.n_jobs, verbose=self.verbose
+            estimator,
+            self.engine,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            aggregate=self.aggregate,
         )
         if self.verbose:
             print(
@@ -231,13 +240,16 @@ class MemorizationScorer(BaseEstimator):
             )
         result = engine.compute(estimator, X, plan)
 
-        in_ll, out_ll, n_missing = in_out_log_likelihoods(
-            result.log_likelihoods,
-            plan.train_masks,
-            plan.test_masks,
-            aggregate=self.aggregate,
-        )
-        warn_missing(n_missing, n_samples)
+        if result.in_log_likelihood is None:
+            in_ll, out_ll, n_missing = in_out_log_likelihoods(
+                result.log_likelihoods,
+                plan.train_masks,
+                plan.test_masks,
+                aggregate=self.aggregate,
+            )
+            warn_missing(n_missing, n_samples)
+        else:
+            in_ll, out_ll = result.in_log_likelihood, result.out_log_likelihood
 
         self.log_likelihoods_ = result.log_likelihoods
         self.in_log_likelihood_ = in_ll

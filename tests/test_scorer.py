@@ -68,7 +68,8 @@ def _hand_written(estimator, X, cv, seeds=None):
     ids=["kde", "gmm"],
 )
 def test_matches_hand_written_loop(blobs, estimator, cv):
-    scorer = MemorizationScorer(estimator, cv=cv, random_state=0).fit(blobs)
+    scorer = MemorizationScorer(estimator, cv=cv, engine="generic", random_state=0)
+    scorer.fit(blobs)
     seeds = scorer.seeds_ if isinstance(estimator, GaussianMixture) else None
     expected = _hand_written(estimator, blobs, cv, seeds)
     np.testing.assert_allclose(scorer.memorization_scores_, expected, rtol=1e-12)
@@ -77,12 +78,14 @@ def test_matches_hand_written_loop(blobs, estimator, cv):
     assert scorer.engine_ == "generic"
 
 
-def test_leave_one_out_matches_closed_form():
+@pytest.mark.parametrize("engine", ["generic", "auto"])
+def test_leave_one_out_matches_closed_form(engine):
     # M_i = log((n - 2) / (n - 1) + phi_h(0) / S_i) for a Gaussian KDE.
     rng = np.random.RandomState(1)
     n, d, h = 12, 2, 0.8
     X = rng.normal(size=(n, d))
-    scorer = MemorizationScorer(KernelDensity(bandwidth=h), cv=LeaveOneOut()).fit(X)
+    scorer = MemorizationScorer(KernelDensity(bandwidth=h), cv=LeaveOneOut())
+    scorer.set_params(engine=engine).fit(X)
 
     sq_dist = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     kernel = (2 * np.pi * h**2) ** (-d / 2) * np.exp(-sq_dist / (2 * h**2))
@@ -92,13 +95,16 @@ def test_leave_one_out_matches_closed_form():
     np.testing.assert_allclose(scorer.memorization_scores_, expected, rtol=1e-10)
 
 
-def test_planted_outliers_score_highest_and_duplicates_low():
+@pytest.mark.parametrize("engine", ["generic", "auto"])
+def test_planted_outliers_score_highest_and_duplicates_low(engine):
     rng = np.random.RandomState(0)
     inliers = np.vstack([rng.normal(0, 1, (50, 2)), rng.normal(6, 1, (50, 2))])
     outliers = np.array([[20.0, -20.0], [-20.0, 20.0], [30.0, 30.0]])
     pairs = np.array([[-30.0, -30.0], [40.0, -5.0], [-10.0, 40.0]])
     X = np.vstack([inliers, outliers, pairs, pairs])
-    scorer = MemorizationScorer(KernelDensity(bandwidth=0.3), cv=LeaveOneOut())
+    scorer = MemorizationScorer(
+        KernelDensity(bandwidth=0.3), cv=LeaveOneOut(), engine=engine
+    )
     scores = scorer.fit(X).memorization_scores_
     outlier_idx = np.arange(100, 103)
     pair_idx = np.arange(103, 109)
@@ -252,8 +258,10 @@ def test_grid_search_default_score_and_custom_scoring(blobs):
 
 
 def test_default_estimator_is_scott_kde(blobs):
-    scorer = MemorizationScorer(cv=3, random_state=0).fit(blobs)
+    scorer = MemorizationScorer(cv=3, engine="generic", random_state=0).fit(blobs)
     assert scorer.estimators_[0].bandwidth == "scott"
+    n_train = scorer.train_masks_[0].sum()
+    assert scorer.estimators_[0].bandwidth_ == n_train ** (-1 / (3 + 4))
 
 
 def test_pickle_round_trip(blobs):
@@ -288,7 +296,7 @@ def test_feature_names_in(blobs):
 
 
 def test_verbose_reports_progress(blobs, capsys):
-    MemorizationScorer(KernelDensity(), cv=3, verbose=1).fit(blobs)
+    MemorizationScorer(KernelDensity(), cv=3, engine="generic", verbose=1).fit(blobs)
     out = capsys.readouterr().out
     assert "fitting 3 models" in out
     assert "model 3/3" in out

@@ -5,12 +5,26 @@ works.
 """
 
 from .generic import GenericEngine
+from .kde import KernelDensityEngine, unsupported_reason
 
-__all__ = ["GenericEngine", "select_engine"]
+__all__ = ["GenericEngine", "KernelDensityEngine", "select_engine"]
 
 
-def select_engine(estimator, engine, *, n_jobs=None, verbose=0):
+def select_engine(estimator, engine, *, n_jobs=None, verbose=0, aggregate):
     """Return the engine instance for ``estimator`` and the scorer's ``engine``."""
-    if engine in ("auto", "generic"):
-        return GenericEngine(n_jobs=n_jobs, verbose=verbose)
-    raise ValueError(f"Unknown engine {engine!r}; use 'auto' or 'generic'.")
+    if engine == "auto":
+        from sklearn.neighbors import KernelDensity
+
+        if isinstance(estimator, KernelDensity):
+            reason = unsupported_reason(estimator)
+            if reason is None:
+                return KernelDensityEngine(
+                    n_jobs=n_jobs, verbose=verbose, aggregate=aggregate
+                )
+            if verbose:
+                print(
+                    f"[MemorizationScorer] exact KDE engine not used ({reason}); "
+                    "falling back to the generic engine",
+                    flush=True,
+                )
+    return GenericEngine(n_jobs=n_jobs, verbose=verbose)

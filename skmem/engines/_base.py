@@ -11,13 +11,20 @@ class EngineResult:
 
     Attributes
     ----------
-    log_likelihoods : ndarray of shape (n_models, n_samples)
-        ``log p_k(x_i)`` for every model ``k`` and training sample ``i``.
+    log_likelihoods : ndarray of shape (n_models, n_samples) or None
+        ``log p_k(x_i)`` for every model ``k`` and training sample ``i``; None
+        when the engine computed the aggregates directly and the matrix would
+        not fit in memory.
+    in_log_likelihood, out_log_likelihood : ndarray of shape (n_samples,) or None
+        The aggregates ``U`` and ``V``, when the engine computed them in closed
+        form (KernelDensity with LeaveOneOut); None means "aggregate the matrix".
     estimators : list of fitted estimators or None
         One per model, when the engine fits separate models.
     """
 
-    log_likelihoods: np.ndarray
+    log_likelihoods: np.ndarray | None
+    in_log_likelihood: np.ndarray | None = field(default=None)
+    out_log_likelihood: np.ndarray | None = field(default=None)
     estimators: list | None = field(default=None)
 
 
