@@ -6,8 +6,9 @@ works.
 
 from .generic import GenericEngine
 from .kde import KernelDensityEngine, unsupported_reason
+from .vae_ensemble import VAEEnsembleEngine
 
-__all__ = ["GenericEngine", "KernelDensityEngine", "select_engine"]
+__all__ = ["GenericEngine", "KernelDensityEngine", "VAEEnsembleEngine", "select_engine"]
 
 
 def select_engine(estimator, engine, *, n_jobs=None, verbose=0, aggregate):
@@ -15,6 +16,10 @@ def select_engine(estimator, engine, *, n_jobs=None, verbose=0, aggregate):
     if engine == "auto":
         from sklearn.neighbors import KernelDensity
 
+        from ..vae import VAEDensity
+
+        if type(estimator) is VAEDensity:
+            return VAEEnsembleEngine(n_jobs=n_jobs, verbose=verbose)
         if isinstance(estimator, KernelDensity):
             reason = unsupported_reason(estimator)
             if reason is None:

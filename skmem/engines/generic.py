@@ -85,8 +85,13 @@ class GenericEngine:
 
     def ensemble_log_likelihood(self, X):
         """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
-        rows = [
-            check_log_likelihoods(model.score_samples(X), len(X), k)
-            for k, model in enumerate(self.estimators_)
-        ]
-        return logsumexp(np.vstack(rows), axis=0) - np.log(len(rows))
+        return ensemble_log_likelihood(self.estimators_, X)
+
+
+def ensemble_log_likelihood(estimators, X):
+    """``logmeanexp_k log p_k(x)`` over fitted models, for rows ``x`` of ``X``."""
+    rows = [
+        check_log_likelihoods(model.score_samples(X), len(X), k)
+        for k, model in enumerate(estimators)
+    ]
+    return logsumexp(np.vstack(rows), axis=0) - np.log(len(rows))

@@ -1,0 +1,282 @@
+"""VAEDensity and the batched VAE engine."""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import spearmanr
+from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
+
+torch = pytest.importorskip("torch")
+
+from skmem import MemorizationScorer, VAEDensity  # noqa: E402
+from skmem.datasets import load_digits  # noqa: E402
+from skmem.vae import _model  # noqa: E402
+
+TINY = dict(latent_dim=2, hidden_layer_sizes=(16,), max_epochs=3, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(binarize=True)[:120]
+
+
+def _true_log_px(vae, X):
+    """log p(x) of a 1-D-latent Gaussian VAE by quadrature over z."""
+    grid = np.linspace(-9, 9, 6001)
+    module = vae.module_
+    with torch.no_grad():
+        z = torch.as_tensor(grid[:, None], dtype=torch.float32)[None]
+        mean, log_var = module.decoder(z)[0].double().chunk(2, dim=-1)
+        log_var = log_var.clamp(_model.MIN_LOG_VAR, _model.MAX_LOG_VAR).numpy()
+        mean = mean.numpy()
+    # log N(x; mean(z), var(z)) for every x and grid point: (n, grid)
+    diff = X[:, None, :] - mean[None]
+    log_px_z = -0.5 * (
+        np.log(2 * np.pi) + log_var[None] + diff**2 / np.exp(log_var)[None]
+    )
+    log_joint = log_px_z.sum(-1) - 0.5 * (np.log(2 * np.pi) + grid**2)[None]
+    dz = grid[1] - grid[0]
+    return logsumexp(log_joint, axis=1) + np.log(dz)
+
+
+def test_importance_sampling_approaches_exact_log_likelihood():
+    # A 1-D latent space: log p(x) is a one-dimensional integral we can do.
+    rng = np.random.RandomState(0)
+    t = rng.normal(size=300)
+    X = np.c_[np.sin(t), t * 0.5] + 0.1 * rng.normal(size=(300, 2))
+    vae = VAEDensity(
+        latent_dim=1,
+        hidden_layer_sizes=(32,),
+        likelihood="gaussian",
+        max_epochs=30,
+        batch_size=32,
+        learning_rate=3e-3,
+        random_state=0,
+    ).fit(X)
+    truth = _true_log_px(vae, X)
+    errors = {}
+    for S in (4, 64, 4096):
+        estimate = vae.set_params(n_importance_samples=S).score_samples(X)
+        errors[S] = np.mean(np.abs(truth - estimate))
+    # The estimate approaches the exact value as the samples grow.
+    assert errors[4] > errors[64] > errors[4096]
+    assert errors[4096] < 0.01
+
+    # The ELBO (its expectation, by averaging many draws) lies below both.
+    gen = torch.Generator().manual_seed(0)
+    x = torch.as_tensor(X, dtype=torch.float32)[None]
+    with torch.no_grad():
+        draws = [
+            vae.module_.negative_elbo(x, torch.randn((1, len(X), 1), generator=gen))
+            for _ in range(2000)
+        ]
+    losses = torch.cat(draws).double().numpy()
+    elbo, standard_error = -losses.mean(0), losses.std(0) / np.sqrt(len(losses))
+    iwae = vae.score_samples(X)
+    assert np.mean(iwae - elbo) > 0.02
+    assert np.all(elbo < truth + 4 * standard_error)
+
+
+def test_loss_curve_falls_and_attributes(digits):
+    vae = VAEDensity(**TINY, random_state=0).fit(digits)
+    assert vae.n_iter_ == 3 and vae.loss_curve_.shape == (3,)
+    assert vae.loss_curve_[-1] < vae.loss_curve_[0]
+    assert vae.n_features_in_ == 64 and vae.device_ == "cpu"
+    scores = vae.score_samples(digits)
+    assert scores.shape == (120,) and np.all(scores < 0)
+    np.testing.assert_allclose(vae.score(digits), scores.mean())
+
+
+def test_same_random_state_same_model_different_otherwise(digits):
+    a = VAEDensity(**TINY, random_state=3).fit(digits)
+    b = VAEDensity(**TINY, random_state=3).fit(digits)
+    c = VAEDensity(**TINY, random_state=4).fit(digits)
+    np.testing.assert_array_equal(a.score_samples(digits), b.score_samples(digits))
+    np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+    assert not np.allclose(a.score_samples(digits), c.score_samples(digits))
+    # Deterministic: calling twice gives the same numbers.
+    np.testing.assert_array_equal(a.score_samples(digits), a.score_samples(digits))
+
+
+def test_scores_do_not_depend_on_the_batch_a_row_is_in(digits):
+    vae = VAEDensity(**TINY, n_importance_samples=32, random_state=0).fit(digits)
+    full = vae.score_samples(digits)
+    order = np.random.RandomState(0).permutation(len(digits))
+    np.testing.assert_allclose(vae.score_samples(digits[order]), full[order], rtol=1e-6)
+    np.testing.assert_allclose(vae.score_samples(digits[:7]), full[:7], rtol=1e-6)
+
+
+def test_pickle_round_trip(digits):
+    vae = VAEDensity(**TINY, random_state=0).fit(digits)
+    loaded = pickle.loads(pickle.dumps(vae))
+    np.testing.assert_array_equal(
+        loaded.score_samples(digits), vae.score_samples(digits)
+    )
+    assert next(loaded.module_.parameters()).device.type == "cpu"
+
+
+def test_sample(digits):
+    vae = VAEDensity(**TINY, random_state=0).fit(digits)
+    draws = vae.sample(50, random_state=1)
+    assert draws.shape == (50, 64)
+    assert set(np.unique(draws)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(draws, vae.sample(50, random_state=1))
+    gauss = VAEDensity(**TINY, likelihood="gaussian", random_state=0).fit(digits)
+    assert gauss.sample(5, random_state=0).shape == (5, 64)
+
+
+def test_verbose_prints_each_epoch(digits, capsys):
+    VAEDensity(**TINY, verbose=1, random_state=0).fit(digits)
+    out = capsys.readouterr().out
+    assert out.count("epoch") == 3 and "epoch 3/3, loss" in out
+
+
+@pytest.mark.parametrize(
+    "params, X, error, match",
+    [
+        ({}, np.full((10, 3), 2.0), ValueError, r"needs X in \[0, 1\]"),
+        ({}, np.array([[0.5, np.nan]] * 4), ValueError, "NaN"),
+        ({"hidden_layer_sizes": (8, 0)}, np.zeros((4, 2)), ValueError, "positive"),
+        ({"latent_dim": 0}, np.zeros((4, 2)), ValueError, "latent_dim"),
+        ({"likelihood": "poisson"}, np.zeros((4, 2)), ValueError, "likelihood"),
+        ({"learning_rate": 0.0}, np.zeros((4, 2)), ValueError, "learning_rate"),
+    ],
+)
+def test_bad_input(params, X, error, match):
+    with pytest.raises(error, match=match):
+        VAEDensity(**{**TINY, **params}).fit(X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(digits):
+    with pytest.raises(ValueError, match="no CUDA device"):
+        VAEDensity(**TINY, device="cuda").fit(digits)
+    assert VAEDensity(**TINY, device="auto").fit(digits).device_ == "cpu"
+
+
+def test_torch_threads_follow_threadpool_limits(digits, monkeypatch):
+    seen = []
+    original = _model.train_ensemble
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_model, "train_ensemble", spy)
+    before = torch.get_num_threads()
+    with threadpool_limits(limits=1):
+        VAEDensity(**TINY).fit(digits)
+    assert seen == [1]
+    assert torch.get_num_threads() == before
+
+
+def test_import_without_torch():
+    code = textwrap.dedent(
+        """
+        import sys
+
+        class NoTorch:  # as if torch were not installed
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "torch":
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        import skmem
+        from skmem import MemorizationScorer, VAEDensity
+        X = np.random.RandomState(0).rand(30, 2)
+        MemorizationScorer(cv=3).fit(X)
+        try:
+            VAEDensity().fit(X)
+        except ImportError as exc:
+            print("ImportError:", exc)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "ImportError:" in out and "skmem[vae]" in out
+
+
+def test_import_skmem_does_not_import_torch():
+    code = "import sys, skmem; print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
+
+
+# --- the batched engine ---------------------------------------------------------
+
+
+def _params(vae):
+    return [p.detach().numpy() for p in vae.module_.parameters()]
+
+
+@pytest.mark.parametrize(
+    "n_samples, batch_size",
+    # 41 samples in 5 folds: training sets of 32 and 33 rows, i.e. 4 and 5
+    # batches of 8, so the engine trains two groups.
+    [(60, 16), (41, 8)],
+)
+def test_batched_models_are_the_generic_models(n_samples, batch_size):
+    X = load_digits(binarize=True)[:n_samples]
+    vae = VAEDensity(**{**TINY, "batch_size": batch_size}, n_importance_samples=8)
+    cv = KFold(5, shuffle=True, random_state=0)
+    batched = MemorizationScorer(vae, cv=cv, random_state=0).fit(X)
+    generic = MemorizationScorer(vae, cv=cv, engine="generic", random_state=0).fit(X)
+    assert (batched.engine_, generic.engine_) == ("vae_ensemble", "generic")
+    for a, b in zip(batched.estimators_, generic.estimators_, strict=True):
+        assert isinstance(a, VAEDensity) and a.random_state == b.random_state
+        for pa, pb in zip(_params(a), _params(b), strict=True):
+            np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(
+        batched.log_likelihoods_, generic.log_likelihoods_, rtol=1e-5
+    )
+    # The estimators the batched engine leaves behind are usable on their own.
+    np.testing.assert_allclose(
+        batched.estimators_[2].score_samples(X),
+        batched.log_likelihoods_[2],
+        rtol=1e-6,
+    )
+
+
+def test_engines_agree_statistically_where_memorization_is_strong():
+    # Few samples and many epochs: the VAEs memorize. Engines and seeds are
+    # crossed, so the comparison does not rest on the two engines being equal.
+    X = load_digits(binarize=True)[:80]
+    vae = VAEDensity(
+        latent_dim=4,
+        hidden_layer_sizes=(64,),
+        max_epochs=40,
+        batch_size=16,
+        n_importance_samples=16,
+    )
+    cv = KFold(4, shuffle=True, random_state=0)
+    M = {}
+    for engine in ("auto", "generic"):
+        for seed in (0, 1):
+            scorer = MemorizationScorer(vae, cv=cv, engine=engine, random_state=seed)
+            M[engine, seed] = scorer.fit(X).memorization_scores_
+    seed_spread_mean = abs(M["generic", 0].mean() - M["generic", 1].mean())
+    seed_spread_q95 = abs(
+        np.quantile(M["generic", 0], 0.95) - np.quantile(M["generic", 1], 0.95)
+    )
+    assert M["generic", 0].mean() > 1.0  # memorization is there to measure
+    assert (
+        abs(M["auto", 1].mean() - M["generic", 0].mean()) <= 2 * seed_spread_mean + 0.1
+    )
+    assert (
+        abs(np.quantile(M["auto", 1], 0.95) - np.quantile(M["generic", 0], 0.95))
+        <= 2 * seed_spread_q95 + 0.5
+    )
+    seed_rho = spearmanr(M["generic", 0], M["generic", 1])[0]
+    cross_rho = spearmanr(M["auto", 1], M["generic", 0])[0]
+    assert abs(cross_rho - seed_rho) < 0.2
