@@ -292,11 +292,12 @@ def _train_in_step(
             weights[e, (n_steps - 1) * batch_size : m] = 1.0 / (
                 m - (n_steps - 1) * batch_size
             )
-        rows, eps, weights = rows.to(device), eps.to(device), weights.to(device)
+        x_epoch = X_t[rows.to(device)]  # (E, width, D), gathered once per epoch
+        eps, weights = eps.to(device), weights.to(device)
         epoch_loss = torch.zeros(n_models, dtype=torch.float64, device=device)
         for step in range(n_steps):
             batch = slice(step * batch_size, (step + 1) * batch_size)
-            losses = module.negative_elbo(X_t[rows[:, batch]], eps[:, batch])
+            losses = module.negative_elbo(x_epoch[:, batch], eps[:, batch])
             w = weights[:, batch]
             per_model = (losses * w).sum(dim=1)  # each model's batch mean
             optimizer.zero_grad(set_to_none=True)
