@@ -1,0 +1,94 @@
+"""Error bars from repeated splits: per-sample standard errors, split-half reliability.
+
+Pure numpy on the log-likelihood matrix and the masks, like ``_aggregate``.
+A *repeat* is a run of consecutive models whose held-out sets partition the
+samples (one pass of KFold); RepeatedKFold, or an int ``cv`` with
+``n_repeats > 1``, gives several.
+"""
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from ._aggregate import in_out_log_likelihoods, scores_from_in_out
+
+
+def repeat_groups(test_masks):
+    """Split consecutive models into repeats; None if the plan has no such structure.
+
+    Returns a list of index arrays, one per repeat, when the models' held-out
+    sets form consecutive partitions of the samples (KFold, RepeatedKFold,
+    LeaveOneOut); None otherwise (ShuffleSplit, for example).
+    """
+    n_models, n_samples = test_masks.shape
+    groups, start = [], 0
+    covered = np.zeros(n_samples, dtype=bool)
+    for k in range(n_models):
+        if (covered & test_masks[k]).any():
+            return None
+        covered |= test_masks[k]
+        if covered.all():
+            groups.append(np.arange(start, k + 1))
+            start = k + 1
+            covered[:] = False
+    if start != n_models:
+        return None
+    return groups
+
+
+def _scores(log_likelihoods, train_masks, test_masks, models, aggregate):
+    in_ll, out_ll, _ = in_out_log_likelihoods(
+        log_likelihoods[models],
+        train_masks[models],
+        test_masks[models],
+        aggregate=aggregate,
+    )
+    return scores_from_in_out(in_ll, out_ll)
+
+
+def repeat_error_bars(log_likelihoods, train_masks, test_masks, *, aggregate):
+    """``(memorization_std, reliability, reason)`` from the repeats of a plan.
+
+    ``memorization_std``: per sample, the standard deviation of M across
+    repeats divided by sqrt(n_repeats), the standard error of a mean over
+    repeats. ``reliability``: the Spearman correlation of M computed from the
+    first and from the second half of the repeats, Spearman-Brown corrected to
+    the full number of repeats, ``2 r / (1 + r)``. Both are NaN, with ``reason``
+    saying why, when there are fewer than two repeats.
+    """
+    n_samples = train_masks.shape[1]
+    nan_std = np.full(n_samples, np.nan)
+    if log_likelihoods is None:
+        return nan_std, np.nan, "the log-likelihood matrix was not kept"
+    groups = repeat_groups(test_masks)
+    if groups is None:
+        return nan_std, np.nan, "the splits are not repeated partitions of the data"
+    if len(groups) < 2:
+        return nan_std, np.nan, "there is one repeat; use n_repeats >= 2"
+    per_repeat = np.vstack(
+        [
+            _scores(log_likelihoods, train_masks, test_masks, g, aggregate)
+            for g in groups
+        ]
+    )
+    with np.errstate(invalid="ignore"):
+        std = np.std(per_repeat, axis=0, ddof=1) / np.sqrt(len(groups))
+    half = len(groups) // 2
+    first = _scores(
+        log_likelihoods,
+        train_masks,
+        test_masks,
+        np.concatenate(groups[:half]),
+        aggregate,
+    )
+    second = _scores(
+        log_likelihoods,
+        train_masks,
+        test_masks,
+        np.concatenate(groups[half:]),
+        aggregate,
+    )
+    finite = np.isfinite(first) & np.isfinite(second)
+    if finite.sum() < 3:
+        return std, np.nan, "fewer than three samples have finite scores in both halves"
+    r = spearmanr(first[finite], second[finite])[0]
+    return std, 2 * r / (1 + r), None

@@ -1,0 +1,95 @@
+"""Error bars from repeats: standard errors and split-half reliability."""
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, ShuffleSplit
+from sklearn.neighbors import KernelDensity
+
+from skmem import MemorizationScorer, memorization_scores
+from skmem._reliability import repeat_groups
+
+
+def _masks(splitter, n):
+    tests = [np.isin(np.arange(n), te) for _, te in splitter.split(np.zeros((n, 1)))]
+    return np.array(tests)
+
+
+@pytest.mark.parametrize(
+    "splitter, expected",
+    [
+        (KFold(4), [4]),
+        (RepeatedKFold(n_splits=3, n_repeats=4, random_state=0), [3, 3, 3, 3]),
+        (LeaveOneOut(), [12]),
+        (ShuffleSplit(5, test_size=0.3, random_state=0), None),
+    ],
+)
+def test_repeat_groups(splitter, expected):
+    groups = repeat_groups(_masks(splitter, 12))
+    assert (None if groups is None else [len(g) for g in groups]) == expected
+
+
+@pytest.fixture(scope="module")
+def repeated():
+    X = np.random.RandomState(0).normal(size=(120, 2))
+    scorer = MemorizationScorer(
+        KernelDensity(bandwidth=0.3), cv=5, n_repeats=4, random_state=0
+    )
+    return X, scorer.fit(X)
+
+
+def test_standard_error_against_per_repeat_loop(repeated):
+    _, scorer = repeated
+    per_repeat = []
+    for r in range(4):
+        models = slice(5 * r, 5 * r + 5)
+        per_repeat.append(
+            memorization_scores(
+                scorer.log_likelihoods_[models], scorer.train_masks_[models]
+            )
+        )
+    per_repeat = np.array(per_repeat)
+    expected = per_repeat.std(axis=0, ddof=1) / 2.0
+    np.testing.assert_allclose(scorer.memorization_std_, expected, rtol=1e-10)
+
+
+def test_reliability_is_spearman_brown_of_half_correlation(repeated):
+    _, scorer = repeated
+    halves = []
+    for models in (slice(0, 10), slice(10, 20)):
+        halves.append(
+            memorization_scores(
+                scorer.log_likelihoods_[models], scorer.train_masks_[models]
+            )
+        )
+    r = spearmanr(*halves)[0]
+    assert scorer.reliability_ == pytest.approx(2 * r / (1 + r), rel=1e-12)
+    # A narrow KDE's scores are a deterministic function of the data: the
+    # ranking is signal, and reliable.
+    assert scorer.reliability_ > 0.8
+
+
+def test_reliability_is_low_for_noise():
+    # Scores that are pure noise: a "density" that ignores the data. A plain
+    # class, not a scikit-learn estimator: fit and score_samples are enough.
+    class Noise:
+        random_state = None
+
+        def fit(self, X, y=None):
+            return self
+
+        def score_samples(self, X):
+            return np.random.RandomState(self.random_state).normal(size=len(X))
+
+    X = np.zeros((200, 1)) + np.arange(200)[:, None]
+    scorer = MemorizationScorer(Noise(), cv=5, n_repeats=6, random_state=0).fit(X)
+    assert abs(scorer.reliability_) < 0.3
+    assert np.all(scorer.memorization_std_ > 0)
+
+
+def test_one_repeat_gives_nan_and_verbose_says_why(capsys):
+    X = np.random.RandomState(1).normal(size=(30, 2))
+    scorer = MemorizationScorer(KernelDensity(), cv=3, verbose=1).fit(X)
+    assert np.isnan(scorer.reliability_)
+    assert np.isnan(scorer.memorization_std_).all()
+    assert "one repeat; use n_repeats >= 2" in capsys.readouterr().out
