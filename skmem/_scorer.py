@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.neighbors import KernelDensity
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._aggregate import (
@@ -16,6 +16,9 @@ from ._aggregate import (
     scores_from_in_out,
     warn_missing,
 )
+from ._cache import ModelCache
+from ._memory import available_bytes
+from ._reliability import repeat_error_bars
 from ._rows import mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import select_engine
@@ -75,6 +78,14 @@ class MemorizationScorer(BaseEstimator):
         included). Pass an int for reproducible results.
     verbose : int, default=0
         Print progress over the models when positive.
+    memory : str, joblib.Memory or None, default=None
+        Where to cache each model's fitted estimator and log-likelihoods, as a
+        path or a :class:`joblib.Memory` (like :class:`~sklearn.pipeline.Pipeline`).
+        Entries are keyed by the estimator and its parameters, the data, the
+        model's training rows and its seed, so a run that was interrupted fits
+        only the missing models when started again and gives the same scores.
+        Writes are atomic; an unreadable entry is recomputed. The exact
+        KernelDensity engine fits no models and does not use it.
 
     Attributes
     ----------
@@ -83,6 +94,15 @@ class MemorizationScorer(BaseEstimator):
         memorized. NaN for samples with no in- or no out-model.
     in_log_likelihood_ : ndarray of shape (n_samples,)
         ``U_i``, the aggregated log-likelihood under models trained on ``x_i``.
+    memorization_std_ : ndarray of shape (n_samples,)
+        Standard error of each score across repeats (``n_repeats > 1`` or a
+        repeated splitter): the standard deviation of M computed repeat by
+        repeat, over sqrt(n_repeats). NaN with a single repeat.
+    reliability_ : float
+        Split-half reliability of the ranking of samples: the Spearman
+        correlation between M from the first and from the second half of the
+        repeats, Spearman-Brown corrected to all repeats (``2r / (1 + r)``).
+        Near 1, the ranking is signal; near 0, noise. NaN with a single repeat.
     out_log_likelihood_ : ndarray of shape (n_samples,)
         ``V_i``, the aggregated log-likelihood under models that held ``x_i``
         out.
@@ -138,6 +158,7 @@ class MemorizationScorer(BaseEstimator):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "memory": [None, str, HasMethods(["cache"])],
     }
 
     def __init__(
@@ -151,6 +172,7 @@ class MemorizationScorer(BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        memory=None,
     ):
         self.estimator = estimator
         self.cv = cv
@@ -160,6 +182,7 @@ class MemorizationScorer(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.memory = memory
 
     def _base_estimator(self):
         if self.estimator is None:
@@ -182,7 +205,7 @@ class MemorizationScorer(BaseEstimator):
         tags = super().__sklearn_tags__()
         try:
             allow_nan = get_tags(self._base_estimator()).input_tags.allow_nan
-        except TypeError:
+        except (TypeError, AttributeError):  # not a scikit-learn estimator
             allow_nan = False
         tags.input_tags.allow_nan = allow_nan
         return tags
@@ -221,15 +244,17 @@ class MemorizationScorer(BaseEstimator):
         n_samples = X.shape[0]
         rng = check_random_state(self.random_state)
         splitter = resolve_cv(self.cv, self.n_repeats, n_samples, rng)
-        plan = make_split_plan(
-            splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
-        )
         engine = select_engine(
             estimator,
             self.engine,
             n_jobs=self.n_jobs,
             verbose=self.verbose,
             aggregate=self.aggregate,
+            cache=ModelCache.from_memory(self.memory),
+        )
+        _check_fits_in_memory(engine, splitter.get_n_splits(X, y, groups), n_samples)
+        plan = make_split_plan(
+            splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
         )
         if self.verbose:
             print(
@@ -250,11 +275,25 @@ class MemorizationScorer(BaseEstimator):
             warn_missing(n_missing, n_samples)
         else:
             in_ll, out_ll = result.in_log_likelihood, result.out_log_likelihood
+        std, reliability, reason = repeat_error_bars(
+            result.log_likelihoods,
+            plan.train_masks,
+            plan.test_masks,
+            aggregate=self.aggregate,
+        )
+        if reason and self.verbose:
+            print(
+                "[MemorizationScorer] memorization_std_ and reliability_ are NaN: "
+                f"{reason}.",
+                flush=True,
+            )
 
         self.log_likelihoods_ = result.log_likelihoods
         self.in_log_likelihood_ = in_ll
         self.out_log_likelihood_ = out_ll
         self.memorization_scores_ = scores_from_in_out(in_ll, out_ll)
+        self.memorization_std_ = std
+        self.reliability_ = reliability
         self.train_masks_ = plan.train_masks
         self.test_masks_ = plan.test_masks
         self.seeds_ = plan.seeds
@@ -334,3 +373,16 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._engine.ensemble_log_likelihood(X[~seen])
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
+
+
+def _check_fits_in_memory(engine, n_models, n_samples):
+    """Refuse, before allocating anything, a plan whose arrays exceed free memory."""
+    need = 2 * n_models * n_samples + engine.matrix_bytes(n_models, n_samples)
+    free = available_bytes()
+    if free is not None and need > free:
+        raise MemoryError(
+            f"{n_models} models x {n_samples} samples need {need / 2**30:.1f} GiB "
+            f"for the split masks and log-likelihoods, more than the "
+            f"{free / 2**30:.1f} GiB of free memory. Use fewer splits (KFold "
+            "instead of LeaveOneOut), or a subsample."
+        )

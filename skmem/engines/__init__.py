@@ -11,15 +11,19 @@ from .vae_ensemble import VAEEnsembleEngine
 __all__ = ["GenericEngine", "KernelDensityEngine", "VAEEnsembleEngine", "select_engine"]
 
 
-def select_engine(estimator, engine, *, n_jobs=None, verbose=0, aggregate):
-    """Return the engine instance for ``estimator`` and the scorer's ``engine``."""
+def select_engine(estimator, engine, *, n_jobs=None, verbose=0, aggregate, cache=None):
+    """Return the engine instance for ``estimator`` and the scorer's ``engine``.
+
+    ``cache`` (a ModelCache or None) is used by the engines that fit separate
+    models; the exact KDE engine fits none and has nothing worth caching.
+    """
     if engine == "auto":
         from sklearn.neighbors import KernelDensity
 
         from ..vae import VAEDensity
 
         if type(estimator) is VAEDensity:
-            return VAEEnsembleEngine(n_jobs=n_jobs, verbose=verbose)
+            return VAEEnsembleEngine(n_jobs=n_jobs, verbose=verbose, cache=cache)
         if isinstance(estimator, KernelDensity):
             reason = unsupported_reason(estimator)
             if reason is None:
@@ -32,4 +36,4 @@ def select_engine(estimator, engine, *, n_jobs=None, verbose=0, aggregate):
                     "falling back to the generic engine",
                     flush=True,
                 )
-    return GenericEngine(n_jobs=n_jobs, verbose=verbose)
+    return GenericEngine(n_jobs=n_jobs, verbose=verbose, cache=cache)

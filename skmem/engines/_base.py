@@ -45,3 +45,8 @@ def check_log_likelihoods(values, n_samples, model_index):
             "its input."
         )
     return values
+
+
+def dense_matrix_bytes(n_models, n_samples):
+    """Bytes of a float64 (n_models, n_samples) log-likelihood matrix."""
+    return 8 * n_models * n_samples

@@ -5,14 +5,24 @@ import time
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import clone
+from sklearn.utils import gen_batches
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from ._base import EngineResult, check_log_likelihoods
+from .._memory import rows_per_block
+from ._base import EngineResult, check_log_likelihoods, dense_matrix_bytes
 
 
 def set_random_states(estimator, seed):
-    """Set every ``random_state`` parameter of ``estimator``, nested ones too."""
+    """Set every ``random_state`` parameter of ``estimator``, nested ones too.
+
+    An object without ``get_params`` (not a scikit-learn estimator) gets its
+    ``random_state`` attribute set, if it has one.
+    """
+    if not hasattr(estimator, "get_params"):
+        if hasattr(estimator, "random_state"):
+            estimator.random_state = seed
+        return estimator
     params = estimator.get_params(deep=True)
     to_set = {
         key: seed
@@ -24,8 +34,24 @@ def set_random_states(estimator, seed):
     return estimator
 
 
-def _fit_and_score(estimator, X, train, seed, index):
-    model = set_random_states(clone(estimator), int(seed))
+def score_in_blocks(model, X):
+    """``model.score_samples(X)`` on row blocks bounded by ``working_memory``.
+
+    A density model's scoring needs some multiple of a row's size per row (a
+    mixture: one centred copy per component); 32 rows' worth is budgeted.
+    """
+    block = rows_per_block(32 * 8 * X.shape[1], len(X))
+    return np.concatenate(
+        [
+            np.asarray(model.score_samples(X[rows]), dtype=np.float64).reshape(-1)
+            for rows in gen_batches(len(X), block)
+        ]
+    )
+
+
+def _fit_and_score(estimator, X, train, seed, index, cache=None, key=None):
+    # safe=False: objects that are not scikit-learn estimators are deep-copied.
+    model = set_random_states(clone(estimator, safe=False), int(seed))
     # One BLAS/OpenMP thread per model, whatever n_jobs and the backend are:
     # multi-threaded reductions round differently, and results must not depend
     # on how the work was spread. Parallelism comes from n_jobs instead.
@@ -37,8 +63,13 @@ def _fit_and_score(estimator, X, train, seed, index):
                 f"Model {index} failed to fit on its {len(train)} training samples: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        log_likelihoods = model.score_samples(X)
-    return model, check_log_likelihoods(log_likelihoods, len(X), index)
+        log_likelihoods = score_in_blocks(model, X)
+    log_likelihoods = check_log_likelihoods(log_likelihoods, len(X), index)
+    if cache is not None:
+        # Stored by the worker as soon as the model is done, so that a run killed
+        # later keeps it.
+        cache.store(key, model, log_likelihoods)
+    return model, log_likelihoods
 
 
 class GenericEngine:
@@ -52,32 +83,48 @@ class GenericEngine:
 
     name = "generic"
 
-    def __init__(self, *, n_jobs=None, verbose=0):
+    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.cache = cache
+
+    matrix_bytes = staticmethod(dense_matrix_bytes)
 
     def compute(self, estimator, X, plan):
         n_models = plan.n_models
+        estimators = [None] * n_models
+        log_likelihoods = np.empty((n_models, plan.n_samples))
+        keys, cached, todo = cached_models(self.cache, estimator, X, plan, self.verbose)
+        for k, (model, row) in cached.items():
+            estimators[k], log_likelihoods[k] = model, row
         # Tasks receive indices, not copies of X[train]; joblib memory-maps a large
-        # X once for process-based backends, and ``pre_dispatch`` bounds how many
-        # tasks are queued at a time.
+        # X once for process-based backends (the dask backend scatters it once),
+        # and ``pre_dispatch`` bounds how many tasks are queued at a time.
         tasks = (
-            delayed(_fit_and_score)(estimator, X, plan.train_indices(k), seed, k)
-            for k, seed in enumerate(plan.seeds)
+            delayed(_fit_and_score)(
+                estimator,
+                X,
+                plan.train_indices(k),
+                plan.seeds[k],
+                k,
+                self.cache,
+                keys[k],
+            )
+            for k in todo
         )
         parallel = Parallel(
             n_jobs=self.n_jobs, pre_dispatch="2*n_jobs", return_as="generator"
         )
-        estimators = []
-        log_likelihoods = np.empty((n_models, plan.n_samples))
         start = time.perf_counter()
-        for k, (model, row) in enumerate(parallel(tasks)):
-            estimators.append(model)
-            log_likelihoods[k] = row
+        for done, (k, (model, row)) in enumerate(
+            zip(todo, parallel(tasks), strict=True)
+        ):
+            estimators[k], log_likelihoods[k] = model, row
             if self.verbose:
                 print(
                     f"[MemorizationScorer] model {k + 1}/{n_models} fitted and "
-                    f"scored ({time.perf_counter() - start:.1f}s elapsed)",
+                    f"scored, {done + 1} of {len(todo)} to fit "
+                    f"({time.perf_counter() - start:.1f}s elapsed)",
                     flush=True,
                 )
         self.estimators_ = estimators
@@ -86,6 +133,22 @@ class GenericEngine:
     def ensemble_log_likelihood(self, X):
         """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
         return ensemble_log_likelihood(self.estimators_, X)
+
+
+def cached_models(cache, estimator, X, plan, verbose):
+    """Cache keys, the cached ``{index: (model, row)}`` and the models still to fit."""
+    if cache is None:
+        return [None] * plan.n_models, {}, list(range(plan.n_models))
+    keys = cache.model_keys(estimator, X, plan)
+    cached = cache.load_all(keys, plan.n_samples)
+    missing = [k for k in range(plan.n_models) if k not in cached]
+    if verbose:
+        print(
+            f"[MemorizationScorer] {len(cached)} of {plan.n_models} models found in "
+            f"the cache at {cache.directory}",
+            flush=True,
+        )
+    return keys, cached, missing
 
 
 def ensemble_log_likelihood(estimators, X):

@@ -32,13 +32,13 @@ import time
 import numpy as np
 from scipy.integrate import quad
 from scipy.special import gammaln, logsumexp
-from sklearn import get_config
 from sklearn.neighbors import KernelDensity
 from sklearn.utils import gen_even_slices
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from ._base import EngineResult
+from .._memory import budget_bytes, rows_per_block
+from ._base import EngineResult, dense_matrix_bytes
 
 _COMPACT = {"tophat", "epanechnikov", "linear", "cosine"}
 _SQRT_KERNELS = {"exponential", "linear", "cosine"}
@@ -277,14 +277,14 @@ class KernelDensityEngine:
 
     # -- shared set-up ----------------------------------------------------
     def _budget_bytes(self):
-        wm = self.working_memory
-        if wm is None:
-            wm = get_config()["working_memory"] / 4
-        return wm * 2**20
+        if self.working_memory is None:
+            return budget_bytes(0.25)
+        return self.working_memory * 2**20
 
     def _block_slices(self, n_rows, row_bytes):
-        block = int(self._budget_bytes() // max(row_bytes, 1))
-        block = max(1, min(block, _MAX_BLOCK_ROWS, n_rows))
+        block = rows_per_block(
+            row_bytes, min(n_rows, _MAX_BLOCK_ROWS), budget=self._budget_bytes()
+        )
         n_blocks = -(-n_rows // block)
         return list(gen_even_slices(n_rows, n_blocks))
 
@@ -307,6 +307,13 @@ class KernelDensityEngine:
         return results
 
     # -- the engine interface ---------------------------------------------
+    def matrix_bytes(self, n_models, n_samples):
+        """What the log-likelihood matrix will take; 0 for a LeaveOneOut plan
+        whose matrix exceeds the budget (only its aggregates are computed)."""
+        if n_models == n_samples and 8 * n_samples**2 > self._budget_bytes():
+            return 0
+        return dense_matrix_bytes(n_models, n_samples)
+
     def compute(self, estimator, X, plan):
         n, d = X.shape
         self.kernel_ = estimator.kernel

@@ -18,8 +18,8 @@ from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.base import clone
 
-from ._base import EngineResult, check_log_likelihoods
-from .generic import ensemble_log_likelihood
+from ._base import EngineResult, check_log_likelihoods, dense_matrix_bytes
+from .generic import cached_models, ensemble_log_likelihood
 
 
 class VAEEnsembleEngine:
@@ -34,9 +34,10 @@ class VAEEnsembleEngine:
 
     name = "vae_ensemble"
 
-    def __init__(self, *, n_jobs=None, verbose=0):
+    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.cache = cache
 
     def _group_size(self, estimator, n_models, n_features):
         """Models trained and evaluated together, within ``working_memory``."""
@@ -49,6 +50,8 @@ class VAEEnsembleEngine:
         eval_bytes = 8 * 4 * estimator.n_importance_samples * max(widths)
         budget = get_config()["working_memory"] * 2**20
         return int(max(1, min(n_models, budget // max(train_bytes, eval_bytes))))
+
+    matrix_bytes = staticmethod(dense_matrix_bytes)
 
     def compute(self, estimator, X, plan):
         from ..vae._estimator import (
@@ -63,17 +66,18 @@ class VAEEnsembleEngine:
         options = estimator.training_options()
         device = model.resolve_device(estimator.device)
         n_models, n_samples = plan.n_models, plan.n_samples
-        size = self._group_size(estimator, n_models, X.shape[1])
-        groups = [
-            np.arange(k, min(k + size, n_models)) for k in range(0, n_models, size)
-        ]
-        X32 = X.astype(np.float32)
         log_likelihoods = np.empty((n_models, n_samples))
         estimators = [None] * n_models
+        keys, cached, todo = cached_models(self.cache, estimator, X, plan, self.verbose)
+        for k, (member, row) in cached.items():
+            estimators[k], log_likelihoods[k] = member, row
+        size = self._group_size(estimator, max(len(todo), 1), X.shape[1])
+        groups = [np.asarray(todo[i : i + size]) for i in range(0, len(todo), size)]
+        X32 = X.astype(np.float32)
         start = time.perf_counter()
         with model.torch_threads(effective_n_jobs(self.n_jobs)):
             for g, group in enumerate(groups):
-                prefix = f"[MemorizationScorer] models {group[0] + 1}-{group[-1] + 1}: "
+                prefix = f"[MemorizationScorer] VAE group {g + 1}/{len(groups)}: "
                 module, curves, noise_seeds = model.train_ensemble(
                     X32,
                     [plan.train_indices(k) for k in group],
@@ -100,6 +104,8 @@ class VAEEnsembleEngine:
                     )
                     member.n_features_in_ = X.shape[1]
                     estimators[k] = member
+                    if self.cache is not None:
+                        self.cache.store(keys[k], member, log_likelihoods[k])
                 if self.verbose:
                     print(
                         f"[MemorizationScorer] group {g + 1}/{len(groups)} of "

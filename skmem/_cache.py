@@ -1,0 +1,86 @@
+"""Per-model result cache, so that an interrupted run resumes where it stopped.
+
+Each model's fitted estimator and its row of log-likelihoods are stored in one
+file, named by a hash of everything the result depends on: the estimator and
+its parameters, the data, the model's training rows and its seed. The engine
+is not part of the key: every engine computes the same models. Files are
+written to a temporary name and renamed into place, so an interrupted write
+never leaves a partial entry under a real name; an entry that cannot be read
+back, or holds the wrong shape, is recomputed.
+"""
+
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+
+class ModelCache:
+    """Files ``<location>/skmem/<key>.pkl`` holding ``(estimator, log_likelihoods)``."""
+
+    def __init__(self, location):
+        self.directory = Path(location) / "skmem"
+
+    @classmethod
+    def from_memory(cls, memory):
+        """None, a path, or a ``joblib.Memory`` (as ``Pipeline(memory=...)``)."""
+        if memory is None:
+            return None
+        if isinstance(memory, str | os.PathLike):
+            return cls(memory)
+        location = getattr(memory, "location", None)
+        return None if location is None else cls(location)
+
+    def model_keys(self, estimator, X, plan):
+        """One key per model of ``plan``."""
+        base = joblib.hash((type(estimator).__qualname__, estimator, X))
+        return [
+            joblib.hash((base, np.packbits(plan.train_masks[k]), int(plan.seeds[k])))
+            for k in range(plan.n_models)
+        ]
+
+    def _path(self, key):
+        return self.directory / f"{key}.pkl"
+
+    def load(self, key, n_samples):
+        """``(estimator, log_likelihoods)``, or None when missing or unreadable."""
+        path = self._path(key)
+        if not path.exists():
+            return None
+        try:
+            model, row = joblib.load(path)
+            row = np.asarray(row, dtype=np.float64)
+            if row.shape != (n_samples,):
+                raise ValueError(f"holds {row.shape[0]} log-likelihoods")
+        except Exception as exc:  # noqa: BLE001 - any unreadable entry is recomputed
+            warnings.warn(
+                f"Ignoring unreadable cache entry {path.name} ({exc}); the model "
+                "is recomputed.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return None
+        return model, row
+
+    def store(self, key, model, row):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            joblib.dump((model, row), temporary)
+            os.replace(temporary, path)  # atomic: readers see all or nothing
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+
+    def load_all(self, keys, n_samples):
+        """The cached entries of ``keys``: a dict from model index to entry."""
+        found = {}
+        for k, key in enumerate(keys):
+            entry = self.load(key, n_samples)
+            if entry is not None:
+                found[k] = entry
+        return found
