@@ -122,7 +122,7 @@ class MemorizationScorer(BaseEstimator):
         Name of the engine that computed the log-likelihoods.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string column
         names.
 

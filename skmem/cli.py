@@ -190,7 +190,14 @@ def report(results, out, *, title, image_shape=None, notes=(), seed=0):
     print(format_table(rows))
     if out is None:
         return rows
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(
+            "\n[skmem] matplotlib is not installed: no report (pip install "
+            "'skmem[plot]')."
+        )
+        return rows
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -36,7 +36,9 @@ print(f"reliability_ with {n_repeats} repeats: {scorer.reliability_:.2f}")
 
 
 def scores_of(repeats):
-    models = np.concatenate([np.arange(r * n_folds, (r + 1) * n_folds) for r in repeats])
+    models = np.concatenate(
+        [np.arange(r * n_folds, (r + 1) * n_folds) for r in repeats]
+    )
     return memorization_scores(
         scorer.log_likelihoods_[models], scorer.train_masks_[models]
     )

@@ -117,7 +117,7 @@ class VAEDensity(DensityMixin, BaseEstimator):
     ----------
     module_ : torch.nn.Module
         The trained network, on the CPU.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (`n_iter_`,)
         Mean negative ELBO per training sample, per epoch, in nats.
     n_iter_ : int
         Number of epochs run.
@@ -128,7 +128,7 @@ class VAEDensity(DensityMixin, BaseEstimator):
         The device the model was trained on.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when X has string column
         names.
 
