@@ -17,8 +17,17 @@ def rows_per_block(row_bytes, n_rows, *, budget=None):
 
 
 def available_bytes():
-    """Physical memory not in use now, or None where the system does not say."""
+    """Memory available to a new allocation now, or None where the system does
+    not say: Linux's MemAvailable (free memory plus reclaimable caches), else
+    the free physical pages."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return None
