@@ -1,15 +1,15 @@
 """The torch side of the VAE: an ensemble of E independent MLP VAEs.
 
 Every layer holds the stacked weights of E models and runs as one batched
-matrix product, so E fold models train together at the cost of about one. A
-standalone :class:`~skmem.VAEDensity` is the same code with E = 1: a model is
-the same whichever engine trains it.
+matrix product, so a training step of E fold models costs one pass of torch
+operations instead of E. A standalone :class:`~skmem.VAEDensity` is the same
+code with E = 1: a model is the same whichever engine trains it.
 
 Each model owns a ``torch.Generator`` seeded from its own seed. It draws, in
 this order: the initial weights (layer by layer), the seed of the fixed
 importance-sampling noise, then per epoch one permutation of the model's
-training rows and per step the reparametrisation noise for its batch. Global
-torch seeding is never used.
+training rows and the reparametrisation noise for each of them. Global torch
+seeding is never used.
 """
 
 import copy
@@ -29,13 +29,6 @@ MAX_LOG_VAR = 20.0  # and from above, so that exp() stays finite in float32
 # Range of the encoder's log-variance: keeps exp() finite in float32 when the
 # input is far from where the network was initialised (unscaled data).
 ENCODER_LOG_VAR = (-20.0, 20.0)
-# Adam's constants, as torch.optim.Adam's defaults.
-_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
-
-
-def torch_seed(seed):
-    """The torch seed of a model whose ``random_state`` is the int ``seed``."""
-    return int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max))
 
 
 def resolve_device(device):
