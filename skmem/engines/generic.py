@@ -72,7 +72,26 @@ def _fit_and_score(estimator, X, train, seed, index, cache=None, key=None):
     return model, log_likelihoods
 
 
-class GenericEngine:
+class SeparateModelsEngine:
+    """Base of the engines that fit one estimator per model.
+
+    They can use a ModelCache (``cache``), leave the fitted models in
+    ``estimators_``, and get the fold-ensemble density of new rows from them.
+    """
+
+    matrix_bytes = staticmethod(dense_matrix_bytes)
+
+    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.cache = cache
+
+    def ensemble_log_likelihood(self, X):
+        """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
+        return ensemble_log_likelihood(self.estimators_, X)
+
+
+class GenericEngine(SeparateModelsEngine):
     """Fit a clone of the estimator per model, in parallel with joblib.
 
     Works for any estimator with ``fit(X)`` and ``score_samples(X)``. Each clone
@@ -82,13 +101,6 @@ class GenericEngine:
     """
 
     name = "generic"
-
-    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.cache = cache
-
-    matrix_bytes = staticmethod(dense_matrix_bytes)
 
     def compute(self, estimator, X, plan):
         n_models = plan.n_models
@@ -129,10 +141,6 @@ class GenericEngine:
                 )
         self.estimators_ = estimators
         return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
-
-    def ensemble_log_likelihood(self, X):
-        """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
-        return ensemble_log_likelihood(self.estimators_, X)
 
 
 def cached_models(cache, estimator, X, plan, verbose):

@@ -18,11 +18,11 @@ from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.base import clone
 
-from ._base import EngineResult, check_log_likelihoods, dense_matrix_bytes
-from .generic import cached_models, ensemble_log_likelihood
+from ._base import EngineResult, check_log_likelihoods
+from .generic import SeparateModelsEngine, cached_models
 
 
-class VAEEnsembleEngine:
+class VAEEnsembleEngine(SeparateModelsEngine):
     """Batched engine for :class:`skmem.VAEDensity`.
 
     Parameters
@@ -30,14 +30,12 @@ class VAEEnsembleEngine:
     n_jobs : int or None
         Threads for torch's CPU operations (``None`` means 1).
     verbose : int
+    cache : ModelCache or None
+        Cached models are loaded instead of trained; the others are trained
+        together and stored.
     """
 
     name = "vae_ensemble"
-
-    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.cache = cache
 
     def _group_size(self, estimator, n_models, n_features):
         """Models trained and evaluated together, within ``working_memory``."""
@@ -46,12 +44,11 @@ class VAEEnsembleEngine:
         n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
         # float32 parameters, gradients and two Adam moments, plus activations.
         train_bytes = 4 * (4 * n_params + 3 * estimator.batch_size * sum(widths))
-        # float64 evaluation of at least one row with all its importance samples.
+        # Evaluation of at least one row with all its importance samples (with
+        # room to spare: activations are float32).
         eval_bytes = 8 * 4 * estimator.n_importance_samples * max(widths)
         budget = get_config()["working_memory"] * 2**20
         return int(max(1, min(n_models, budget // max(train_bytes, eval_bytes))))
-
-    matrix_bytes = staticmethod(dense_matrix_bytes)
 
     def compute(self, estimator, X, plan):
         from ..vae._estimator import (
@@ -115,7 +112,3 @@ class VAEEnsembleEngine:
                     )
         self.estimators_ = estimators
         return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
-
-    def ensemble_log_likelihood(self, X):
-        """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
-        return ensemble_log_likelihood(self.estimators_, X)
