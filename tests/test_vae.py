@@ -280,3 +280,15 @@ def test_engines_agree_statistically_where_memorization_is_strong():
     seed_rho = spearmanr(M["generic", 0], M["generic", 1])[0]
     cross_rho = spearmanr(M["auto", 1], M["generic", 0])[0]
     assert abs(cross_rho - seed_rho) < 0.2
+
+
+def test_batched_engine_n_jobs_gives_the_same_scores():
+    X = load_digits(binarize=True)[:60]
+    vae = VAEDensity(**TINY, n_importance_samples=8)
+    one = MemorizationScorer(vae, cv=3, random_state=0, n_jobs=1).fit(X)
+    two = MemorizationScorer(vae, cv=3, random_state=0, n_jobs=2).fit(X)
+    # torch's threads split work, not reductions, at these sizes: equal in
+    # practice; the tolerance only allows for other CPUs' kernels.
+    np.testing.assert_allclose(
+        two.memorization_scores_, one.memorization_scores_, rtol=1e-6, atol=1e-9
+    )

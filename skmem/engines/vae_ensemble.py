@@ -51,17 +51,10 @@ class VAEEnsembleEngine(SeparateModelsEngine):
         return int(max(1, min(n_models, budget // max(train_bytes, eval_bytes))))
 
     def compute(self, estimator, X, plan):
-        from ..vae._estimator import (
-            check_likelihood_input,
-            evaluation_elements,
-            torch_model,
-            torch_seed,
-        )
+        from ..vae._estimator import check_likelihood_input, torch_model, torch_seed
 
-        model = torch_model()
         check_likelihood_input(X, estimator.likelihood)
-        options = estimator.training_options()
-        device = model.resolve_device(estimator.device)
+        device = torch_model().resolve_device(estimator.device)
         n_models, n_samples = plan.n_models, plan.n_samples
         log_likelihoods = np.empty((n_models, n_samples))
         estimators = [None] * n_models
@@ -70,45 +63,62 @@ class VAEEnsembleEngine(SeparateModelsEngine):
             estimators[k], log_likelihoods[k] = member, row
         size = self._group_size(estimator, max(len(todo), 1), X.shape[1])
         groups = [np.asarray(todo[i : i + size]) for i in range(0, len(todo), size)]
-        X32 = X.astype(np.float32)
         start = time.perf_counter()
-        with model.torch_threads(effective_n_jobs(self.n_jobs)):
-            for g, group in enumerate(groups):
-                prefix = f"[MemorizationScorer] VAE group {g + 1}/{len(groups)}: "
-                module, curves, noise_seeds = model.train_ensemble(
-                    X32,
-                    [plan.train_indices(k) for k in group],
-                    # The torch seed a VAEDensity(random_state=seed) clone would use.
-                    [torch_seed(int(plan.seeds[k])) for k in group],
-                    device=device,
-                    verbose=self.verbose,
-                    log_prefix=prefix,
-                    **options,
+        for g, group in enumerate(groups):
+            # n_jobs sets torch's threads; in this configuration per-model results
+            # came out identical for one thread and two.
+            members, curves, noise_seeds, rows = _train_and_score(
+                estimator,
+                X,
+                [plan.train_indices(k) for k in group],
+                # The torch seed a VAEDensity(random_state=seed) clone would use.
+                [torch_seed(int(plan.seeds[k])) for k in group],
+                device,
+                effective_n_jobs(self.n_jobs),
+                self.verbose,
+                f"[MemorizationScorer] VAE group {g + 1}/{len(groups)}: ",
+            )
+            for j, k in enumerate(group):
+                log_likelihoods[k] = check_log_likelihoods(rows[j], n_samples, k)
+                member = clone(estimator).set_params(random_state=int(plan.seeds[k]))
+                member.set_fitted(members[j], curves[j], noise_seeds[j], device)
+                member.n_features_in_ = X.shape[1]
+                estimators[k] = member
+                if self.cache is not None:
+                    self.cache.store(keys[k], member, log_likelihoods[k])
+            if self.verbose:
+                print(
+                    f"[MemorizationScorer] group {g + 1}/{len(groups)} of "
+                    f"{len(group)} VAEs trained and scored "
+                    f"({time.perf_counter() - start:.1f}s elapsed)",
+                    flush=True,
                 )
-                noise = model.importance_noise(
-                    noise_seeds, estimator.n_importance_samples, estimator.latent_dim
-                )
-                rows = model.log_likelihood(
-                    module, X, noise, device=device, max_elements=evaluation_elements()
-                )
-                for j, k in enumerate(group):
-                    log_likelihoods[k] = check_log_likelihoods(rows[j], n_samples, k)
-                    member = clone(estimator).set_params(
-                        random_state=int(plan.seeds[k])
-                    )
-                    member.set_fitted(
-                        module.member(j), curves[j], noise_seeds[j], device
-                    )
-                    member.n_features_in_ = X.shape[1]
-                    estimators[k] = member
-                    if self.cache is not None:
-                        self.cache.store(keys[k], member, log_likelihoods[k])
-                if self.verbose:
-                    print(
-                        f"[MemorizationScorer] group {g + 1}/{len(groups)} of "
-                        f"{len(group)} VAEs trained and scored "
-                        f"({time.perf_counter() - start:.1f}s elapsed)",
-                        flush=True,
-                    )
         self.estimators_ = estimators
         return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
+
+
+def _train_and_score(
+    estimator, X, train_indices, seeds, device, n_threads, verbose, prefix
+):
+    """Train one ensemble and score every row under each of its members."""
+    from ..vae._estimator import evaluation_elements, torch_model
+
+    model = torch_model()
+    with model.torch_threads(n_threads):
+        module, curves, noise_seeds = model.train_ensemble(
+            X.astype(np.float32),
+            train_indices,
+            seeds,
+            device=device,
+            verbose=verbose,
+            log_prefix=prefix,
+            **estimator.training_options(),
+        )
+        noise = model.importance_noise(
+            noise_seeds, estimator.n_importance_samples, estimator.latent_dim
+        )
+        rows = model.log_likelihood(
+            module, X, noise, device=device, max_elements=evaluation_elements()
+        )
+    members = [module.member(j) for j in range(len(seeds))]
+    return members, curves, noise_seeds, rows
