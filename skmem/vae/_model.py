@@ -80,7 +80,7 @@ class EnsembleMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b, x, w)
             if i < last:
-                x = torch.relu(x)
+                x = torch.relu_(x)  # in place: baddbmm's backward needs its inputs only
         return x
 
 
@@ -122,7 +122,9 @@ class EnsembleVAE(nn.Module):
         out = self.decoder(z.reshape(E, -1, L)).reshape(*z.shape[:-1], -1)
         if self.likelihood == "bernoulli":
             # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l)
-            return (x * out - nn.functional.softplus(out)).sum(-1)
+            return -nn.functional.binary_cross_entropy_with_logits(
+                out, x.expand_as(out), reduction="none"
+            ).sum(-1)
         mean, log_var = out.chunk(2, dim=-1)
         log_var = log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
         return -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
