@@ -33,9 +33,6 @@ class SplitPlan:
     def train_indices(self, k):
         return np.flatnonzero(self.train_masks[k])
 
-    def test_indices(self, k):
-        return np.flatnonzero(self.test_masks[k])
-
 
 def resolve_cv(cv, n_repeats, n_samples, random_state):
     """Turn the scorer's ``cv`` / ``n_repeats`` into a splitter object.

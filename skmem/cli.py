@@ -168,12 +168,7 @@ def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
         ).fit(X)
         seconds = time.perf_counter() - start
         print(f"[skmem] {name}: done in {seconds:.1f}s ({scorer.engine_} engine)")
-        results[name] = {
-            "scorer": scorer,
-            "X": X,
-            "estimator": estimator,
-            "seconds": seconds,
-        }
+        results[name] = {"scorer": scorer, "X": X, "estimator": estimator}
     return results
 
 

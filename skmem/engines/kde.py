@@ -260,26 +260,21 @@ class KernelDensityEngine:
     verbose : int
     aggregate : {"logmeanexp", "mean"}
         Needed for LeaveOneOut, whose in/out aggregates come in closed form.
-    working_memory : float or None
-        Megabytes per row block; None means scikit-learn's ``working_memory``
-        divided by four (one block per thread is alive at a time).
+
+    Each row block takes at most a quarter of scikit-learn's ``working_memory``
+    (one block per thread is alive at a time).
     """
 
     name = "kde"
 
-    def __init__(
-        self, *, n_jobs=None, verbose=0, aggregate="logmeanexp", working_memory=None
-    ):
+    def __init__(self, *, n_jobs=None, verbose=0, aggregate="logmeanexp"):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.aggregate = aggregate
-        self.working_memory = working_memory
 
     # -- shared set-up ----------------------------------------------------
     def _budget_bytes(self):
-        if self.working_memory is None:
-            return budget_bytes(0.25)
-        return self.working_memory * 2**20
+        return budget_bytes(0.25)
 
     def _block_slices(self, n_rows, row_bytes):
         block = rows_per_block(

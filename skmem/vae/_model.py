@@ -222,7 +222,9 @@ def train_ensemble(X, train_indices, seeds, *, batch_size, device, **options):
             members[k] = (module, j)
             loss_curves[k] = curves[j]
             noise_seeds[k] = group_noise[j]
-    module = members[0][0] if len(n_steps) == 1 else stack_members(members)
+    # One step group holds every model in order: no need to copy it.
+    one_group = len(np.unique(n_steps)) == 1
+    module = members[0][0] if one_group else stack_members(members)
     return module, loss_curves, noise_seeds
 
 
