@@ -66,12 +66,15 @@ class MemorizationScorer(BaseEstimator):
         picks a faster engine where one exists: for
         :class:`~sklearn.neighbors.KernelDensity` with the euclidean metric, exact
         leave-fold-out densities from one pass of pairwise kernel sums (no refit,
-        and exact where scikit-learn's tree evaluation is approximate); otherwise
-        the generic engine. ``verbose`` says which engine ran and why.
+        and exact where scikit-learn's tree evaluation is approximate); for
+        :class:`~skmem.VAEDensity`, all models trained together as batched
+        ensembles, one per worker; otherwise the generic engine. ``verbose``
+        says which engine ran and why.
     n_jobs : int, default=None
-        Number of models fitted in parallel with joblib. ``None`` means 1 unless
-        in a :obj:`joblib.parallel_backend` context; ``-1`` means all processors.
-        Results do not depend on it.
+        Number of models fitted in parallel with joblib (for the batched VAE
+        engine on a CPU, the number of batched ensembles trained at once).
+        ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context;
+        ``-1`` means all processors. Results do not depend on it.
     random_state : int, RandomState instance or None, default=None
         Controls the shuffling of an int ``cv`` and the seed of every model
         (written into each clone's ``random_state`` parameters, nested ones

@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from joblib import parallel_backend
 from scipy.special import logsumexp
 from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
@@ -16,6 +17,7 @@ torch = pytest.importorskip("torch")
 
 from skmem import MemorizationScorer, VAEDensity  # noqa: E402
 from skmem.datasets import load_digits  # noqa: E402
+from skmem.engines.vae_ensemble import split_into_groups  # noqa: E402
 from skmem.vae import _model  # noqa: E402
 
 TINY = dict(latent_dim=2, hidden_layer_sizes=(16,), max_epochs=3, batch_size=16)
@@ -282,13 +284,48 @@ def test_engines_agree_statistically_where_memorization_is_strong():
     assert abs(cross_rho - seed_rho) < 0.2
 
 
-def test_batched_engine_n_jobs_gives_the_same_scores():
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_batched_engine_gives_the_same_models_for_any_n_jobs(backend, capsys):
     X = load_digits(binarize=True)[:60]
     vae = VAEDensity(**TINY, n_importance_samples=8)
-    one = MemorizationScorer(vae, cv=3, random_state=0, n_jobs=1).fit(X)
-    two = MemorizationScorer(vae, cv=3, random_state=0, n_jobs=2).fit(X)
-    # torch's threads split work, not reductions, at these sizes: equal in
-    # practice; the tolerance only allows for other CPUs' kernels.
+    cv = KFold(4, shuffle=True, random_state=0)
+    one = MemorizationScorer(vae, cv=cv, random_state=0, n_jobs=1).fit(X)
+    threads = torch.get_num_threads()
+    with parallel_backend(backend):
+        two = MemorizationScorer(vae, cv=cv, random_state=0, n_jobs=2, verbose=1)
+        two.fit(X)
+    # One ensemble of two models per worker, each trained with one torch
+    # thread; this process's torch is left as it was.
+    out = capsys.readouterr().out
+    assert "group 2/2 of 2 VAEs" in out and "group 3/" not in out
+    assert torch.get_num_threads() == threads
+    for a, b in zip(one.estimators_, two.estimators_, strict=True):
+        assert a.random_state == b.random_state
+        for pa, pb in zip(_params(a), _params(b), strict=True):
+            # Equal in practice; the tolerance allows for other CPUs' kernels.
+            np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        two.log_likelihoods_, one.log_likelihoods_, rtol=1e-6, atol=1e-9
+    )
     np.testing.assert_allclose(
         two.memorization_scores_, one.memorization_scores_, rtol=1e-6, atol=1e-9
     )
+
+
+@pytest.mark.parametrize(
+    "n_models, max_size, n_workers, sizes",
+    [
+        (10, 10, 1, [10]),
+        (10, 10, 2, [5, 5]),
+        (10, 3, 2, [3, 3, 2, 2]),
+        (10, 4, 3, [4, 3, 3]),
+        (3, 10, 4, [1, 1, 1]),
+        (7, 1, 2, [1] * 7),
+        (0, 5, 2, []),
+    ],
+)
+def test_split_into_groups(n_models, max_size, n_workers, sizes):
+    models = np.arange(100, 100 + n_models)
+    groups = split_into_groups(models, max_size, n_workers)
+    assert [len(g) for g in groups] == sizes
+    assert np.array_equal(np.concatenate([models[:0], *groups]), models)
