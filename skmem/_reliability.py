@@ -73,19 +73,11 @@ def repeat_error_bars(log_likelihoods, train_masks, test_masks, *, aggregate):
     with np.errstate(invalid="ignore"):
         std = np.std(per_repeat, axis=0, ddof=1) / np.sqrt(len(groups))
     half = len(groups) // 2
-    first = _scores(
-        log_likelihoods,
-        train_masks,
-        test_masks,
-        np.concatenate(groups[:half]),
-        aggregate,
-    )
-    second = _scores(
-        log_likelihoods,
-        train_masks,
-        test_masks,
-        np.concatenate(groups[half:]),
-        aggregate,
+    first, second = (
+        _scores(
+            log_likelihoods, train_masks, test_masks, np.concatenate(part), aggregate
+        )
+        for part in (groups[:half], groups[half:])
     )
     finite = np.isfinite(first) & np.isfinite(second)
     if finite.sum() < 3:

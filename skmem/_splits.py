@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.model_selection import KFold, RepeatedKFold, check_cv
 from sklearn.utils import check_random_state
 
-_MAX_SEED = np.iinfo(np.int32).max
+MAX_SEED = np.iinfo(np.int32).max
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def resolve_cv(cv, n_repeats, n_samples, random_state):
                 f"cv={cv} folds need at least {cv} samples; got n_samples={n_samples}."
                 f" Use cv <= {n_samples}, or cv=LeaveOneOut()."
             )
-        seed = random_state.randint(_MAX_SEED)
+        seed = random_state.randint(MAX_SEED)
         if n_repeats == 1:
             return KFold(n_splits=cv, shuffle=True, random_state=seed)
         return RepeatedKFold(n_splits=cv, n_repeats=n_repeats, random_state=seed)
@@ -93,5 +93,5 @@ def make_split_plan(cv, n_samples, *, X, y=None, groups=None, random_state=None)
         n_seen = k + 1
     if n_seen != n_splits:
         raise ValueError(f"cv={cv!r} produced {n_seen} splits, expected {n_splits}.")
-    seeds = check_random_state(random_state).randint(_MAX_SEED, size=len(train_masks))
+    seeds = check_random_state(random_state).randint(MAX_SEED, size=len(train_masks))
     return SplitPlan(train_masks=train_masks, test_masks=test_masks, seeds=seeds)

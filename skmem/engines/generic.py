@@ -86,6 +86,34 @@ class SeparateModelsEngine:
         self.verbose = verbose
         self.cache = cache
 
+    def _start(self, estimator, X, plan):
+        """Cache keys, the models still to fit, and the results so far.
+
+        Returns ``(keys, todo, estimators, log_likelihoods)``: the estimators
+        list and the (n_models, n_samples) matrix hold the cached models' entries.
+        """
+        n_models = plan.n_models
+        estimators = [None] * n_models
+        log_likelihoods = np.empty((n_models, plan.n_samples))
+        keys, cached = [None] * n_models, {}
+        if self.cache is not None:
+            keys = self.cache.model_keys(estimator, X, plan)
+            cached = self.cache.load_all(keys, plan.n_samples)
+            if self.verbose:
+                print(
+                    f"[MemorizationScorer] {len(cached)} of {n_models} models found "
+                    f"in the cache at {self.cache.directory}",
+                    flush=True,
+                )
+        for k, (model, row) in cached.items():
+            estimators[k], log_likelihoods[k] = model, row
+        todo = [k for k in range(n_models) if k not in cached]
+        return keys, todo, estimators, log_likelihoods
+
+    def _finish(self, estimators, log_likelihoods):
+        self.estimators_ = estimators
+        return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
+
     def ensemble_log_likelihood(self, X):
         """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
         return ensemble_log_likelihood(self.estimators_, X)
@@ -103,12 +131,7 @@ class GenericEngine(SeparateModelsEngine):
     name = "generic"
 
     def compute(self, estimator, X, plan):
-        n_models = plan.n_models
-        estimators = [None] * n_models
-        log_likelihoods = np.empty((n_models, plan.n_samples))
-        keys, cached, todo = cached_models(self.cache, estimator, X, plan, self.verbose)
-        for k, (model, row) in cached.items():
-            estimators[k], log_likelihoods[k] = model, row
+        keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)
         # Tasks receive indices, not copies of X[train]; joblib memory-maps a large
         # X once for process-based backends (the dask backend scatters it once),
         # and ``pre_dispatch`` bounds how many tasks are queued at a time.
@@ -134,29 +157,12 @@ class GenericEngine(SeparateModelsEngine):
             estimators[k], log_likelihoods[k] = model, row
             if self.verbose:
                 print(
-                    f"[MemorizationScorer] model {k + 1}/{n_models} fitted and "
+                    f"[MemorizationScorer] model {k + 1}/{plan.n_models} fitted and "
                     f"scored, {done + 1} of {len(todo)} to fit "
                     f"({time.perf_counter() - start:.1f}s elapsed)",
                     flush=True,
                 )
-        self.estimators_ = estimators
-        return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
-
-
-def cached_models(cache, estimator, X, plan, verbose):
-    """Cache keys, the cached ``{index: (model, row)}`` and the models still to fit."""
-    if cache is None:
-        return [None] * plan.n_models, {}, list(range(plan.n_models))
-    keys = cache.model_keys(estimator, X, plan)
-    cached = cache.load_all(keys, plan.n_samples)
-    missing = [k for k in range(plan.n_models) if k not in cached]
-    if verbose:
-        print(
-            f"[MemorizationScorer] {len(cached)} of {plan.n_models} models found in "
-            f"the cache at {cache.directory}",
-            flush=True,
-        )
-    return keys, cached, missing
+        return self._finish(estimators, log_likelihoods)
 
 
 def ensemble_log_likelihood(estimators, X):

@@ -21,12 +21,13 @@ import time
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn import get_config
 from sklearn.base import clone
 from sklearn.utils.parallel import Parallel, delayed
 
-from ._base import EngineResult, check_log_likelihoods
-from .generic import SeparateModelsEngine, cached_models
+from .._memory import rows_per_block
+from ..vae._estimator import torch_model
+from ._base import check_log_likelihoods
+from .generic import SeparateModelsEngine
 
 
 class VAEEnsembleEngine(SeparateModelsEngine):
@@ -47,42 +48,34 @@ class VAEEnsembleEngine(SeparateModelsEngine):
 
     name = "vae_ensemble"
 
-    def _group_size(self, estimator, n_models, n_features):
+    def _group_size(self, estimator, options, n_models, n_features):
         """Models trained and evaluated together, within ``working_memory``."""
-        hidden = estimator.training_options()["hidden_layer_sizes"]
-        widths = [n_features, *hidden, 2 * estimator.latent_dim, 2 * n_features]
+        hidden = options["hidden_layer_sizes"]
+        widths = [n_features, *hidden, 2 * options["latent_dim"], 2 * n_features]
         n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
         # float32 parameters, gradients and two Adam moments, plus activations.
-        train_bytes = 4 * (4 * n_params + 3 * estimator.batch_size * sum(widths))
+        train_bytes = 4 * (4 * n_params + 3 * options["batch_size"] * sum(widths))
         # Evaluation of at least one row with all its importance samples (with
         # room to spare: activations are float32).
         eval_bytes = 8 * 4 * estimator.n_importance_samples * max(widths)
-        budget = get_config()["working_memory"] * 2**20
-        return int(max(1, min(n_models, budget // max(train_bytes, eval_bytes))))
+        return rows_per_block(max(train_bytes, eval_bytes), n_models)
 
     def compute(self, estimator, X, plan):
-        from ..vae._estimator import check_likelihood_input, torch_model
-
-        check_likelihood_input(X, estimator.likelihood)
-        device = torch_model().resolve_device(estimator.device)
-        n_models, n_samples = plan.n_models, plan.n_samples
-        log_likelihoods = np.empty((n_models, n_samples))
-        estimators = [None] * n_models
-        keys, cached, todo = cached_models(self.cache, estimator, X, plan, self.verbose)
-        for k, (member, row) in cached.items():
-            estimators[k], log_likelihoods[k] = member, row
+        X32, options, device = estimator._training_setup(X)
+        keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)
         n_jobs = effective_n_jobs(self.n_jobs)
         n_workers = n_jobs if device.type == "cpu" else 1
         n_workers = max(1, min(n_workers, len(todo)))
         groups = split_into_groups(
             todo,
-            self._group_size(estimator, max(len(todo), 1), X.shape[1]),
+            self._group_size(estimator, options, max(len(todo), 1), X.shape[1]),
             n_workers,
         )
         tasks = (
             delayed(_fit_group)(
                 estimator,
-                X,
+                X32,
+                options,
                 [plan.train_indices(k) for k in group],
                 [int(plan.seeds[k]) for k in group],
                 device,
@@ -114,8 +107,7 @@ class VAEEnsembleEngine(SeparateModelsEngine):
                         f"({time.perf_counter() - start:.1f}s elapsed)",
                         flush=True,
                     )
-        self.estimators_ = estimators
-        return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
+        return self._finish(estimators, log_likelihoods)
 
 
 def split_into_groups(models, max_size, n_workers):
@@ -134,6 +126,7 @@ def split_into_groups(models, max_size, n_workers):
 def _fit_group(
     estimator,
     X,
+    options,
     train_indices,
     seeds,
     device,
@@ -146,24 +139,26 @@ def _fit_group(
 ):
     """Train one ensemble, score every row under each member, store the models.
 
-    Returns a fitted :class:`~skmem.VAEDensity` per seed (the clone
-    ``VAEDensity(random_state=seed)`` the generic engine would fit) and the
-    rows of log-likelihoods, (n_models, n_samples). ``indices`` are the
-    models' indices in the plan, for error messages; ``keys`` their cache keys.
+    ``X`` (float32), ``options`` and ``device`` come from
+    ``estimator._training_setup``. Returns a fitted :class:`~skmem.VAEDensity`
+    per seed (the clone ``VAEDensity(random_state=seed)`` the generic engine
+    would fit) and the rows of log-likelihoods, (n_models, n_samples).
+    ``indices`` are the models' indices in the plan, for error messages;
+    ``keys`` their cache keys.
     """
-    from ..vae._estimator import evaluation_elements, torch_model, torch_seed
+    from ..vae._estimator import evaluation_elements, torch_seed
 
     model = torch_model()
     with model.torch_threads(n_threads):
         module, curves, noise_seeds = model.train_ensemble(
-            X.astype(np.float32),
+            X,
             train_indices,
             # The torch seed a VAEDensity(random_state=seed) clone would use.
             [torch_seed(seed) for seed in seeds],
             device=device,
             verbose=verbose,
             log_prefix=prefix,
-            **estimator.training_options(),
+            **options,
         )
         noise = model.importance_noise(
             noise_seeds, estimator.n_importance_samples, estimator.latent_dim

@@ -7,13 +7,13 @@ and the first use of the torch code raises an ImportError that names the extra.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn import get_config
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-_MAX_SEED = np.iinfo(np.int32).max
+from .._memory import budget_bytes
+from .._splits import MAX_SEED
 
 
 def torch_model():
@@ -33,7 +33,7 @@ def torch_model():
 
 def torch_seed(random_state):
     """The torch seed a VAE trained with ``random_state`` uses."""
-    return int(check_random_state(random_state).randint(_MAX_SEED))
+    return int(check_random_state(random_state).randint(MAX_SEED))
 
 
 def check_likelihood_input(X, likelihood):
@@ -63,8 +63,7 @@ def evaluation_elements():
 
     Batches that fit in cache run about twice as fast as large ones.
     """
-    budget = get_config()["working_memory"] * 2**20 / (4 * 4)  # float32, ~4 copies
-    return max(1, int(min(2**20, budget)))
+    return max(1, int(min(2**20, budget_bytes() / (4 * 4))))  # float32, ~4 copies
 
 
 class VAEDensity(DensityMixin, BaseEstimator):
@@ -194,8 +193,19 @@ class VAEDensity(DensityMixin, BaseEstimator):
             )
         return [int(s) for s in sizes]
 
-    def training_options(self):
-        """Keyword arguments of the torch training routine for these parameters."""
+    def _training_setup(self, X):
+        """What :meth:`fit` trains with, after checking X against the likelihood.
+
+        ``X`` has passed ``validate_data`` and the parameters their constraints.
+        Returns X as float32, the keyword arguments of the torch training
+        routine, and the torch device. The batched engine, which trains without
+        calling :meth:`fit`, goes through here too.
+        """
+        check_likelihood_input(X, self.likelihood)
+        device = torch_model().resolve_device(self.device)
+        return X.astype(np.float32), self._training_options(), device
+
+    def _training_options(self):
         return dict(
             latent_dim=self.latent_dim,
             hidden_layer_sizes=self._hidden_sizes(),
@@ -223,13 +233,11 @@ class VAEDensity(DensityMixin, BaseEstimator):
             The fitted estimator.
         """
         model = torch_model()
-        options = self.training_options()
         X = validate_data(self, X, dtype=[np.float64, np.float32])
-        check_likelihood_input(X, self.likelihood)
-        device = model.resolve_device(self.device)
+        X, options, device = self._training_setup(X)
         with model.torch_threads(effective_torch_threads()):
             module, curves, noise_seeds = model.train_ensemble(
-                X.astype(np.float32),
+                X,
                 [np.arange(len(X))],
                 [torch_seed(self.random_state)],
                 device=device,
