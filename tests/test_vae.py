@@ -155,6 +155,22 @@ def test_bad_input(params, X, error, match):
         VAEDensity(**{**TINY, **params}).fit(X)
 
 
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"likelihood": "poisson"}, "likelihood"),
+        ({"hidden_layer_sizes": (8, 0)}, "positive"),
+    ],
+)
+def test_batched_engine_checks_parameters_as_fit_does(digits, params, match):
+    scorer = MemorizationScorer(VAEDensity(**{**TINY, **params}), cv=2)
+    with pytest.raises(ValueError, match=match):
+        scorer.fit(digits)
+    assert not hasattr(scorer, "memorization_scores_")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error(digits):
     with pytest.raises(ValueError, match="no CUDA device"):

@@ -61,6 +61,8 @@ class VAEEnsembleEngine(SeparateModelsEngine):
         return rows_per_block(max(train_bytes, eval_bytes), n_models)
 
     def compute(self, estimator, X, plan):
+        # This engine trains in place of VAEDensity.fit: check what fit checks.
+        estimator._validate_params()
         X32, options, device = estimator._training_setup(X)
         keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)
         n_jobs = effective_n_jobs(self.n_jobs)
