@@ -9,7 +9,7 @@ samples (one pass of KFold); RepeatedKFold, or an int ``cv`` with
 import numpy as np
 from scipy.stats import spearmanr
 
-from ._aggregate import in_out_log_likelihoods, scores_from_in_out
+from ._aggregate import _in_out, scores_from_in_out
 
 
 def repeat_groups(test_masks):
@@ -36,42 +36,25 @@ def repeat_groups(test_masks):
 
 
 def _scores(log_likelihoods, train_masks, test_masks, models, aggregate):
-    in_ll, out_ll, _ = in_out_log_likelihoods(
-        log_likelihoods[models],
-        train_masks[models],
-        test_masks[models],
-        aggregate=aggregate,
+    # The scorer validated the matrix and the masks once; no re-checking here.
+    in_ll, out_ll, _ = _in_out(
+        log_likelihoods[models], train_masks[models], test_masks[models], aggregate
     )
     return scores_from_in_out(in_ll, out_ll)
 
 
-def repeat_error_bars(log_likelihoods, train_masks, test_masks, *, aggregate):
-    """``(memorization_std, reliability, reason)`` from the repeats of a plan.
-
-    ``memorization_std``: per sample, the standard deviation of M across
-    repeats divided by sqrt(n_repeats), the standard error of a mean over
-    repeats. ``reliability``: the Spearman correlation of M computed from the
-    first and from the second half of the repeats, Spearman-Brown corrected to
-    the full number of repeats, ``2 r / (1 + r)``. Both are NaN, with ``reason``
-    saying why, when there are fewer than two repeats.
-    """
-    n_samples = train_masks.shape[1]
-    nan_std = np.full(n_samples, np.nan)
-    if log_likelihoods is None:
-        return nan_std, np.nan, "the log-likelihood matrix was not kept"
-    groups = repeat_groups(test_masks)
-    if groups is None:
-        return nan_std, np.nan, "the splits are not repeated partitions of the data"
-    if len(groups) < 2:
-        return nan_std, np.nan, "there is one repeat; use n_repeats >= 2"
-    per_repeat = np.vstack(
+def per_repeat_scores(log_likelihoods, train_masks, test_masks, groups, aggregate):
+    """M computed from each repeat's models alone: shape (n_repeats, n_samples)."""
+    return np.vstack(
         [
             _scores(log_likelihoods, train_masks, test_masks, g, aggregate)
             for g in groups
         ]
     )
-    with np.errstate(invalid="ignore"):
-        std = np.std(per_repeat, axis=0, ddof=1) / np.sqrt(len(groups))
+
+
+def split_half_reliability(log_likelihoods, train_masks, test_masks, groups, aggregate):
+    """Spearman-Brown corrected split-half reliability of the ranking, or NaN."""
     half = len(groups) // 2
     first, second = (
         _scores(
@@ -81,6 +64,46 @@ def repeat_error_bars(log_likelihoods, train_masks, test_masks, *, aggregate):
     )
     finite = np.isfinite(first) & np.isfinite(second)
     if finite.sum() < 3:
-        return std, np.nan, "fewer than three samples have finite scores in both halves"
+        return np.nan
     r = spearmanr(first[finite], second[finite])[0]
-    return std, 2 * r / (1 + r), None
+    return 2 * r / (1 + r)
+
+
+def repeat_error_bars(log_likelihoods, train_masks, test_masks, *, aggregate):
+    """``(memorization_std, reliability, per_repeat, reason)`` from a plan's repeats.
+
+    ``memorization_std``: per sample, the standard deviation of M across
+    repeats divided by sqrt(n_repeats), the standard error of a mean over
+    repeats. ``reliability``: the Spearman correlation of M computed from the
+    first and from the second half of the repeats, Spearman-Brown corrected to
+    the full number of repeats, ``2 r / (1 + r)``. ``per_repeat``: M from each
+    repeat alone, (n_repeats, n_samples), for the per-sample tests. All are NaN
+    (``per_repeat`` None), with ``reason`` saying why, when there are fewer
+    than two repeats.
+    """
+    n_samples = train_masks.shape[1]
+    nan_std = np.full(n_samples, np.nan)
+    if log_likelihoods is None:
+        return nan_std, np.nan, None, "the log-likelihood matrix was not kept"
+    groups = repeat_groups(test_masks)
+    if groups is None:
+        reason = "the splits are not repeated partitions of the data"
+        return nan_std, np.nan, None, reason
+    if len(groups) < 2:
+        reason = (
+            "there is one repeat; use n_repeats >= 2 (3 or more for the "
+            "per-sample tests, or n_repeats='auto')"
+        )
+        return nan_std, np.nan, None, reason
+    per_repeat = per_repeat_scores(
+        log_likelihoods, train_masks, test_masks, groups, aggregate
+    )
+    with np.errstate(invalid="ignore"):
+        std = np.std(per_repeat, axis=0, ddof=1) / np.sqrt(len(groups))
+    reliability = split_half_reliability(
+        log_likelihoods, train_masks, test_masks, groups, aggregate
+    )
+    reason = None
+    if np.isnan(reliability):
+        reason = "fewer than three samples have finite scores in both halves"
+    return std, reliability, per_repeat, reason

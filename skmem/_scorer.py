@@ -1,7 +1,8 @@
 """MemorizationScorer: per-sample memorization of any density estimator."""
 
+import tempfile
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -10,20 +11,29 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._aggregate import (
-    _AGGREGATES,
-    in_out_log_likelihoods,
-    scores_from_in_out,
-    warn_missing,
-)
+from ._aggregate import _AGGREGATES, _in_out, scores_from_in_out, warn_missing
+from ._audit import membership_audit
 from ._cache import ModelCache
+from ._inference import (
+    fdr_mask,
+    in_model_log_variance,
+    jackknife_std,
+    sample_inference,
+)
 from ._memory import available_bytes
-from ._reliability import repeat_error_bars
+from ._reliability import (
+    per_repeat_scores,
+    repeat_groups,
+    split_half_reliability,
+)
 from ._rows import mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import select_engine
 
 _REQUIRED_METHODS = ("fit", "score_samples")
+# Repeats needed for intervals and p-values (2 give standard errors with one
+# degree of freedom, whose tail probabilities cannot be trusted).
+MIN_REPEATS_FOR_TESTS = 3
 
 
 class MemorizationScorer(BaseEstimator):
@@ -35,6 +45,12 @@ class MemorizationScorer(BaseEstimator):
 
         M_i = logmeanexp {log p_k(x_i) : k trained on x_i}
             - logmeanexp {log p_k(x_i) : k held x_i out}
+
+    By default both log-mean-exps run over the same number of models
+    (``aggregate="matched"``), so that their small-sample biases cancel.
+    With repeats, every score comes with a standard error, an interval and a
+    p-value, and :meth:`memorized` says which samples are memorized beyond
+    chance at a chosen false-discovery rate.
 
     One model is fitted per split of ``cv``. ``M_i`` is in nats: 0 means the
     model does not care whether it saw the sample; large positive values mean
@@ -55,12 +71,22 @@ class MemorizationScorer(BaseEstimator):
         ``n_repeats > 1``). Any splitter works: ``RepeatedKFold`` (less noise),
         ``ShuffleSplit`` (random subsets), ``LeaveOneOut`` (the exact definition),
         group splitters with ``groups`` passed to :meth:`fit`.
-    n_repeats : int, default=1
+    n_repeats : int or "auto", default=1
         Number of repeats of an int ``cv``, each with a new shuffle. More repeats
-        make the score less noisy.
-    aggregate : {"logmeanexp", "mean"}, default="logmeanexp"
+        make the score less noisy; 3 or more give per-sample intervals and
+        p-values. ``"auto"`` adds repeats, from 2, until the split-half
+        reliability of the ranking reaches ``target_reliability`` or
+        ``max_repeats`` repeats have run; the models of earlier repeats are
+        reused, and the result equals a run with ``n_repeats=n_repeats_``.
+    target_reliability : float, default=0.8
+        The reliability at which ``n_repeats="auto"`` stops.
+    max_repeats : int, default=10
+        The most repeats ``n_repeats="auto"`` runs.
+    aggregate : {"matched", "logmeanexp", "mean"}, default="matched"
         How the in- and out-models' log-likelihoods are combined; see
-        :func:`skmem.memorization_scores`.
+        :func:`skmem.memorization_scores`. ``"logmeanexp"`` is the paper's
+        estimator, biased upwards most for the samples whose log-likelihood
+        varies most between models; ``"matched"`` removes that bias.
     engine : {"auto", "generic"}, default="auto"
         ``"generic"`` clones and fits the estimator once per split. ``"auto"``
         picks a faster engine where one exists: for
@@ -99,13 +125,26 @@ class MemorizationScorer(BaseEstimator):
         ``U_i``, the aggregated log-likelihood under models trained on ``x_i``.
     memorization_std_ : ndarray of shape (n_samples,)
         Standard error of each score across repeats (``n_repeats > 1`` or a
-        repeated splitter): the standard deviation of M computed repeat by
-        repeat, over sqrt(n_repeats). NaN with a single repeat.
+        repeated splitter): the delete-one-repeat jackknife, which for
+        ``aggregate="mean"`` is the standard deviation of M computed repeat by
+        repeat over sqrt(n_repeats). NaN with a single repeat.
+    memorization_ci_ : ndarray of shape (n_samples, 2)
+        A 95 % interval for each score: ``M_i`` plus or minus a t quantile
+        times its moderated standard error (the jackknife variances shrunk
+        towards a trend fitted to all samples). NaN with fewer than 3 repeats.
+    memorization_pvalues_ : ndarray of shape (n_samples,)
+        One-sided p-value that sample ``i`` is memorized beyond the bulk of
+        the samples (a shift shared by all samples, such as overfitting, is not
+        memorization). NaN with fewer than 3 repeats, and where the score is
+        not finite. See :meth:`memorized` and the user guide.
     reliability_ : float
         Split-half reliability of the ranking of samples: the Spearman
         correlation between M from the first and from the second half of the
         repeats, Spearman-Brown corrected to all repeats (``2r / (1 + r)``).
         Near 1, the ranking is signal; near 0, noise. NaN with a single repeat.
+    n_repeats_ : int or None
+        Number of repeats that ran (the one ``n_repeats="auto"`` chose); None
+        when the splits are not repeated partitions of the data (ShuffleSplit).
     out_log_likelihood_ : ndarray of shape (n_samples,)
         ``V_i``, the aggregated log-likelihood under models that held ``x_i``
         out.
@@ -155,7 +194,9 @@ class MemorizationScorer(BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": "no_validation",
         "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
-        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "target_reliability": [Interval(Real, 0, 1, closed="neither")],
+        "max_repeats": [Interval(Integral, 2, None, closed="left")],
         "aggregate": [StrOptions(set(_AGGREGATES))],
         "engine": [StrOptions({"auto", "generic"})],
         "n_jobs": [Integral, None],
@@ -170,7 +211,9 @@ class MemorizationScorer(BaseEstimator):
         *,
         cv=10,
         n_repeats=1,
-        aggregate="logmeanexp",
+        target_reliability=0.8,
+        max_repeats=10,
+        aggregate="matched",
         engine="auto",
         n_jobs=None,
         random_state=None,
@@ -180,6 +223,8 @@ class MemorizationScorer(BaseEstimator):
         self.estimator = estimator
         self.cv = cv
         self.n_repeats = n_repeats
+        self.target_reliability = target_reliability
+        self.max_repeats = max_repeats
         self.aggregate = aggregate
         self.engine = engine
         self.n_jobs = n_jobs
@@ -246,66 +291,252 @@ class MemorizationScorer(BaseEstimator):
         )
         n_samples = X.shape[0]
         rng = check_random_state(self.random_state)
-        splitter = resolve_cv(self.cv, self.n_repeats, n_samples, rng)
-        engine = select_engine(
-            estimator,
-            self.engine,
-            n_jobs=self.n_jobs,
-            verbose=self.verbose,
-            aggregate=self.aggregate,
-            cache=ModelCache.from_memory(self.memory),
-        )
-        _check_fits_in_memory(engine, splitter.get_n_splits(X, y, groups), n_samples)
-        plan = make_split_plan(
-            splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
-        )
-        if self.verbose:
-            print(
-                f"[MemorizationScorer] fitting {plan.n_models} models of "
-                f"{type(estimator).__name__} on {n_samples} samples with the "
-                f"{engine.name} engine",
-                flush=True,
+        auto = self.n_repeats == "auto"
+        if auto and not isinstance(self.cv, Integral):
+            raise ValueError(
+                "n_repeats='auto' needs an integer cv (the number of folds); got "
+                f"cv={self.cv!r}. Pass cv=10, or a fixed n_repeats."
             )
-        result = engine.compute(estimator, X, plan)
-
-        if result.in_log_likelihood is None:
-            in_ll, out_ll, n_missing = in_out_log_likelihoods(
-                result.log_likelihoods,
-                plan.train_masks,
-                plan.test_masks,
+        splitter = resolve_cv(
+            self.cv, self.max_repeats if auto else self.n_repeats, n_samples, rng
+        )
+        cache = ModelCache.from_memory(self.memory)
+        with tempfile.TemporaryDirectory(prefix="skmem-") as scratch:
+            if auto and cache is None:
+                # Each added repeat reuses the models fitted so far.
+                cache = ModelCache(scratch)
+            engine = select_engine(
+                estimator,
+                self.engine,
+                n_jobs=self.n_jobs,
+                verbose=self.verbose,
                 aggregate=self.aggregate,
+                cache=cache,
             )
-            warn_missing(n_missing, n_samples)
-        else:
-            in_ll, out_ll = result.in_log_likelihood, result.out_log_likelihood
-        std, reliability, reason = repeat_error_bars(
-            result.log_likelihoods,
-            plan.train_masks,
-            plan.test_masks,
-            aggregate=self.aggregate,
-        )
-        if reason and self.verbose:
-            print(
-                "[MemorizationScorer] memorization_std_ and reliability_ are NaN: "
-                f"{reason}.",
-                flush=True,
+            _check_fits_in_memory(
+                engine, splitter.get_n_splits(X, y, groups), n_samples
             )
-
-        self.log_likelihoods_ = result.log_likelihoods
-        self.in_log_likelihood_ = in_ll
-        self.out_log_likelihood_ = out_ll
-        self.memorization_scores_ = scores_from_in_out(in_ll, out_ll)
-        self.memorization_std_ = std
-        self.reliability_ = reliability
-        self.train_masks_ = plan.train_masks
-        self.test_masks_ = plan.test_masks
-        self.seeds_ = plan.seeds
+            plan = make_split_plan(
+                splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
+            )
+            if self.verbose:
+                print(
+                    f"[MemorizationScorer] fitting {plan.n_models} models of "
+                    f"{type(estimator).__name__} on {n_samples} samples with the "
+                    f"{engine.name} engine"
+                    + (" (at most; n_repeats='auto')" if auto else ""),
+                    flush=True,
+                )
+            if auto:
+                result, plan = self._fit_until_reliable(engine, estimator, X, plan)
+            else:
+                result = engine.compute(estimator, X, plan)
+        self._set_results(result, plan)
         if result.estimators is not None:
             self.estimators_ = result.estimators
         self.engine_ = engine.name
         self._engine = engine
         self._fit_X = X
         return self
+
+    def _fit_until_reliable(self, engine, estimator, X, plan):
+        """Run the first 2, 3, ... repeats of ``plan`` until the ranking is reliable."""
+        n_folds = self.cv
+        for n_repeats in range(2, self.max_repeats + 1):
+            head = plan.head(n_repeats * n_folds)
+            result = engine.compute(estimator, X, head)
+            groups = repeat_groups(head.test_masks)
+            reliability = split_half_reliability(
+                result.log_likelihoods,
+                head.train_masks,
+                head.test_masks,
+                groups,
+                self.aggregate,
+            )
+            if self.verbose:
+                print(
+                    f"[MemorizationScorer] {n_repeats} repeats: reliability "
+                    f"{reliability:.2f} (target {self.target_reliability:g})",
+                    flush=True,
+                )
+            if reliability >= self.target_reliability:
+                return result, head
+        warnings.warn(
+            f"The ranking's reliability is {reliability:.2f} after max_repeats="
+            f"{self.max_repeats} repeats, below target_reliability="
+            f"{self.target_reliability:g}: the ranking of samples is mostly noise. "
+            "Raise max_repeats, or train a less noisy model.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return result, head
+
+    def _set_results(self, result, plan):
+        """Scores, error bars and tests from an engine's result."""
+        n_samples = plan.n_samples
+        log_likelihoods = result.log_likelihoods
+        masks = (plan.train_masks, plan.test_masks)
+        if result.in_log_likelihood is None:
+            # Engines check every model's log-likelihoods as they come in; the
+            # private kernels below do not check them again.
+            in_ll, out_ll, n_missing = _in_out(log_likelihoods, *masks, self.aggregate)
+            warn_missing(n_missing, n_samples)
+        else:
+            in_ll, out_ll = result.in_log_likelihood, result.out_log_likelihood
+        scores = scores_from_in_out(in_ll, out_ll)
+
+        groups = None if log_likelihoods is None else repeat_groups(plan.test_masks)
+        n_repeats = None if groups is None else len(groups)
+        nan = np.full(n_samples, np.nan)
+        std, reliability, inference = nan, np.nan, None
+        if n_repeats is not None and n_repeats >= 2:
+            std = jackknife_std(log_likelihoods, *masks, groups, self.aggregate)
+            reliability = split_half_reliability(
+                log_likelihoods, *masks, groups, self.aggregate
+            )
+        if n_repeats is not None and n_repeats >= MIN_REPEATS_FOR_TESTS:
+            contrasts = per_repeat_scores(log_likelihoods, *masks, groups, "mean")
+            inference = sample_inference(
+                scores,
+                std,
+                contrasts,
+                in_model_log_variance(log_likelihoods, plan.train_masks),
+            )
+        elif self.verbose:
+            missing = "memorization_ci_ and memorization_pvalues_"
+            if n_repeats is None or n_repeats < 2:
+                missing = f"memorization_std_, reliability_, {missing}"
+            print(
+                f"[MemorizationScorer] {missing} are NaN: "
+                f"{_why_no_tests(log_likelihoods, n_repeats)}.",
+                flush=True,
+            )
+
+        self.log_likelihoods_ = log_likelihoods
+        self.in_log_likelihood_ = in_ll
+        self.out_log_likelihood_ = out_ll
+        self.memorization_scores_ = scores
+        self.memorization_std_ = std
+        self.reliability_ = reliability
+        self.n_repeats_ = n_repeats
+        if inference is None:
+            self.memorization_ci_ = np.full((n_samples, 2), np.nan)
+            self.memorization_pvalues_ = nan
+        else:
+            self.memorization_ci_ = inference.ci
+            self.memorization_pvalues_ = inference.pvalues
+        self._inference = inference
+        self.train_masks_ = plan.train_masks
+        self.test_masks_ = plan.test_masks
+        self.seeds_ = plan.seeds
+
+    def memorized(self, alpha=0.05, threshold=None):
+        """Which training samples are memorized, at false-discovery rate ``alpha``.
+
+        By default a sample is memorized when its score exceeds the bulk of the
+        samples' scores by more than its own uncertainty allows
+        (``memorization_pvalues_``): a model that fits every training sample
+        equally better (overfitting) memorizes none of them. With
+        ``threshold=t``, the test is instead whether the sample's mean
+        in-model log-likelihood exceeds its mean out-model log-likelihood by
+        more than ``t`` nats. Either way the p-values are corrected with
+        Benjamini-Hochberg, so that about ``alpha`` of the flagged samples are
+        false discoveries. Needs at least 3 repeats.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            The false-discovery rate, in (0, 1).
+        threshold : float, default=None
+            None tests "beyond the bulk"; a number of nats tests ``M_i > t``.
+
+        Returns
+        -------
+        mask : ndarray of bool, shape (n_samples,)
+            True for the samples memorized at that rate; False where the score
+            is not finite (those samples cannot be tested).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.neighbors import KernelDensity
+        >>> from skmem import MemorizationScorer
+        >>> rng = np.random.RandomState(0)
+        >>> X = np.vstack([rng.normal(size=(200, 2)), [[6.0, 6.0], [-6.0, 6.0]]])
+        >>> scorer = MemorizationScorer(
+        ...     KernelDensity(bandwidth=1.0), cv=5, n_repeats=5, random_state=0
+        ... ).fit(X)
+        >>> np.flatnonzero(scorer.memorized(alpha=0.05))
+        array([200, 201])
+        """
+        check_is_fitted(self)
+        if not (isinstance(alpha, Real) and 0 < alpha < 1):
+            raise ValueError(f"alpha must be a number in (0, 1); got {alpha!r}.")
+        if threshold is not None and not isinstance(threshold, Real):
+            raise TypeError(f"threshold must be a number of nats; got {threshold!r}.")
+        if self._inference is None:
+            raise ValueError(
+                "memorized() needs per-sample p-values, which need at least "
+                f"{MIN_REPEATS_FOR_TESTS} repeats of KFold: "
+                f"{_why_no_tests(self.log_likelihoods_, self.n_repeats_)}. Fit with "
+                "n_repeats=3 or more, or n_repeats='auto'."
+            )
+        if threshold is None:
+            pvalues = self.memorization_pvalues_
+        else:
+            pvalues = self._inference.threshold_pvalues(float(threshold))
+        return fdr_mask(pvalues, alpha)
+
+    def membership_audit(self):
+        """How well membership in each model's training set can be inferred.
+
+        From the log-likelihoods this run already computed, with no extra
+        training: for every (model, sample) pair, a likelihood-ratio attack in
+        the manner of LiRA (Carlini et al., 2022) decides whether the sample
+        was in that model's training set from ``log p_k(x_i)``, comparing it
+        with the sample's log-likelihoods under the *other* models that trained
+        on it and that held it out. This is the privacy number that audits of
+        synthetic data report. Needs at least 2 repeats of KFold (each sample
+        must be held out by two models or more).
+
+        Returns
+        -------
+        audit : :class:`~sklearn.utils.Bunch`
+            - ``auc``: area under the ROC curve over all pairs; 0.5 means
+              membership cannot be told, 1 means every member is exposed.
+            - ``tpr_at_fpr``: dict, the true-positive rate at false-positive
+              rates 0.1 % and 1 %.
+            - ``fpr``, ``tpr``: the ROC curve.
+            - ``scores``: ndarray (n_models, n_samples), the attack score of
+              each pair (higher means "member"); NaN where not computed.
+            - ``sample_scores``: ndarray (n_samples,), per sample the mean
+              attack score when it was a member minus when it was not: how
+              exposed the sample is.
+            - ``n_pairs``: the number of pairs scored.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.neighbors import KernelDensity
+        >>> from skmem import MemorizationScorer
+        >>> X = np.random.RandomState(0).normal(size=(100, 2))
+        >>> scorer = MemorizationScorer(
+        ...     KernelDensity(bandwidth=0.05), cv=5, n_repeats=3, random_state=0
+        ... ).fit(X)
+        >>> audit = scorer.membership_audit()
+        >>> bool(audit.auc > 0.95)
+        True
+        """
+        check_is_fitted(self)
+        if self.log_likelihoods_ is None:
+            raise ValueError(
+                "The membership audit needs the log-likelihood matrix, which this "
+                "run did not keep (LeaveOneOut on many samples). Use KFold with "
+                "n_repeats >= 2."
+            )
+        return membership_audit(
+            self.log_likelihoods_, self.train_masks_, self.test_masks_
+        )
 
     def _validate_query(self, X):
         check_is_fitted(self)
@@ -376,6 +607,18 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._engine.ensemble_log_likelihood(X[~seen])
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
+
+
+def _why_no_tests(log_likelihoods, n_repeats):
+    if log_likelihoods is None:
+        return "the log-likelihood matrix was not kept"
+    if n_repeats is None:
+        return "the splits are not repeated partitions of the data"
+    return (
+        f"{'one repeat ran' if n_repeats == 1 else f'{n_repeats} repeats ran'}; "
+        f"use n_repeats >= {MIN_REPEATS_FOR_TESTS} (standard errors and the "
+        "reliability need 2, intervals and p-values 3), or n_repeats='auto'"
+    )
 
 
 def _check_fits_in_memory(engine, n_models, n_samples):

@@ -33,6 +33,14 @@ class SplitPlan:
     def train_indices(self, k):
         return np.flatnonzero(self.train_masks[k])
 
+    def head(self, n_models):
+        """The plan of the first ``n_models`` models (the first repeats)."""
+        return SplitPlan(
+            train_masks=self.train_masks[:n_models],
+            test_masks=self.test_masks[:n_models],
+            seeds=self.seeds[:n_models],
+        )
+
 
 def resolve_cv(cv, n_repeats, n_samples, random_state):
     """Turn the scorer's ``cv`` / ``n_repeats`` into a splitter object.

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
+from sklearn.base import clone
 from sklearn.model_selection import KFold, LeaveOneOut, RepeatedKFold, ShuffleSplit
 from sklearn.neighbors import KernelDensity
 
@@ -38,17 +39,34 @@ def repeated():
     return X, scorer.fit(X)
 
 
-def test_standard_error_against_per_repeat_loop(repeated):
-    _, scorer = repeated
-    per_repeat = []
-    for r in range(4):
-        models = slice(5 * r, 5 * r + 5)
-        per_repeat.append(
+def _per_repeat(scorer, aggregate, repeats):
+    return np.array(
+        [
             memorization_scores(
-                scorer.log_likelihoods_[models], scorer.train_masks_[models]
+                scorer.log_likelihoods_[models],
+                scorer.train_masks_[models],
+                aggregate=aggregate,
             )
-        )
-    per_repeat = np.array(per_repeat)
+            for models in repeats
+        ]
+    )
+
+
+def test_standard_error_is_the_jackknife_over_repeats(repeated):
+    _, scorer = repeated
+    # Delete one repeat at a time, recompute M from the other three.
+    keep = [np.r_[0:20][np.r_[0:20] // 5 != r] for r in range(4)]
+    replicates = _per_repeat(scorer, "matched", keep)
+    expected = np.sqrt(3 / 4 * ((replicates - replicates.mean(0)) ** 2).sum(0))
+    np.testing.assert_allclose(scorer.memorization_std_, expected, rtol=1e-10)
+
+
+def test_standard_error_of_the_mean_aggregate_is_per_repeat_spread(repeated):
+    X, scorer = repeated
+    scorer = clone(scorer).set_params(aggregate="mean").fit(X)
+    per_repeat = _per_repeat(
+        scorer, "mean", [slice(5 * r, 5 * r + 5) for r in range(4)]
+    )
     expected = per_repeat.std(axis=0, ddof=1) / 2.0
     np.testing.assert_allclose(scorer.memorization_std_, expected, rtol=1e-10)
 
@@ -92,4 +110,9 @@ def test_one_repeat_gives_nan_and_verbose_says_why(capsys):
     scorer = MemorizationScorer(KernelDensity(), cv=3, verbose=1).fit(X)
     assert np.isnan(scorer.reliability_)
     assert np.isnan(scorer.memorization_std_).all()
-    assert "one repeat; use n_repeats >= 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "memorization_std_, reliability_, memorization_ci_" in out
+    assert "one repeat ran; use n_repeats >= 3" in out
+    assert np.isnan(scorer.memorization_ci_).all()
+    assert np.isnan(scorer.memorization_pvalues_).all()
+    assert scorer.n_repeats_ == 1

@@ -258,8 +258,10 @@ class KernelDensityEngine:
         Threads over row blocks. Blocks do not depend on it, and each uses one
         BLAS thread, so results are identical for every value.
     verbose : int
-    aggregate : {"logmeanexp", "mean"}
+    aggregate : {"matched", "logmeanexp", "mean"}
         Needed for LeaveOneOut, whose in/out aggregates come in closed form.
+        With one out-model per sample, "matched" is the mean of the in-model
+        log-likelihoods, as "mean" is.
 
     Each row block takes at most a quarter of scikit-learn's ``working_memory``
     (one block per thread is alive at a time).
@@ -267,7 +269,7 @@ class KernelDensityEngine:
 
     name = "kde"
 
-    def __init__(self, *, n_jobs=None, verbose=0, aggregate="logmeanexp"):
+    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched"):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.aggregate = aggregate
@@ -374,7 +376,8 @@ class KernelDensityEngine:
         offset = self.log_offsets_[0]  # log_norm(h) - log(n - 1)
         pts = _Points(X, self.center_, h)
         store_matrix = 8 * n * n <= self._budget_bytes()
-        aggregate = self.aggregate
+        # One out-model per sample: "matched" averages single in-models.
+        mean_in = self.aggregate in ("mean", "matched")
         compact = self.kernel_ in _COMPACT
 
         def block(sl, scratch):
@@ -399,14 +402,14 @@ class KernelDensityEngine:
                     + offset
                 )
             in_matrix = None
-            if aggregate == "mean" or store_matrix:
+            if mean_in or store_matrix:
                 # log p_k(x_i), k != i: log(K_ii + S_i - K_ik) with K_ii = 1; the
                 # difference is at least 1, so nothing cancels.
                 kernel = scaled * np.exp(shift)
                 with np.errstate(divide="ignore"):
                     in_matrix = np.log1p(np.exp(log_s)[:, None] - kernel) + offset
                 in_matrix[local, rows] = 0.0
-                if aggregate == "mean":
+                if mean_in:
                     in_ll = in_matrix.sum(axis=1) / (n - 1)
                 in_matrix[local, rows] = out_ll
             return in_ll, out_ll, in_matrix if store_matrix else None

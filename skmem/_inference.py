@@ -1,0 +1,245 @@
+"""Per-sample inference from repeated splits: standard errors, intervals, p-values.
+
+Pure numpy/scipy on the log-likelihood matrix, the masks and the scores, like
+``_aggregate``. The method, and what it assumes:
+
+1. **Standard error.** Each repeat (one pass of KFold, with its own shuffle and
+   seeds) is an independent replicate of the whole experiment. The standard
+   error of ``M_i`` is the delete-one-repeat jackknife: ``M_i`` is recomputed
+   from every set of ``R - 1`` repeats, and ``se_i^2 = (R - 1) / R * sum_r
+   (M_i^(-r) - mean)^2``. For ``aggregate="mean"`` this is exactly the standard
+   deviation of the per-repeat scores over ``sqrt(R)``; for the log-mean-exp
+   aggregates it also captures their extra variance.
+2. **Moderation.** With 3 to 10 repeats a per-sample variance has 2 to 9
+   degrees of freedom and is too noisy to divide by. The variances are shrunk
+   towards a common prior fitted to all samples (empirical Bayes, Smyth 2004,
+   the "moderated t" of limma): ``s~_i^2 = (d0 s0^2 + d s_i^2) / (d0 + d)``,
+   with ``d0 + d`` degrees of freedom. It assumes that the true variances
+   follow a scaled inverse chi-square distribution; ``d0`` is estimated, and is
+   small (little shrinkage) when the variances differ a lot.
+3. **The bulk.** Memorization is a per-sample effect; overfitting shifts every
+   sample. The default test asks whether ``M_i`` exceeds the bulk of the
+   samples: the scores of non-memorized samples are modelled as
+   ``mu0 + tau Z + se_i T`` (a common shift ``mu0``, a spread ``tau`` of true
+   scores between samples, and each sample's own estimation noise). ``mu0`` is
+   the median score and ``tau`` is fitted to the central half of the samples
+   (Efron's central matching), so the memorized tail does not inflate it. The
+   statistic ``(M_i - mu0) / sqrt(tau^2 + se_i^2)`` is referred to a t
+   distribution with Satterthwaite's degrees of freedom. It assumes that most
+   samples are not memorized beyond the bulk.
+4. ``threshold=t`` tests ``M_i > t`` instead: ``(M_i - t) / se_i`` against t
+   with ``d0 + d`` degrees of freedom.
+5. Flags control the false-discovery rate with Benjamini-Hochberg.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from ._aggregate import _in_out, scores_from_in_out
+
+
+def jackknife_std(log_likelihoods, train_masks, test_masks, groups, aggregate):
+    """Delete-one-repeat jackknife standard error of M, per sample."""
+    n_repeats = len(groups)
+    replicates = []
+    for r in range(n_repeats):
+        models = np.concatenate(groups[:r] + groups[r + 1 :])
+        in_ll, out_ll, _ = _in_out(
+            log_likelihoods[models], train_masks[models], test_masks[models], aggregate
+        )
+        replicates.append(scores_from_in_out(in_ll, out_ll))
+    replicates = np.vstack(replicates)
+    with np.errstate(invalid="ignore"):
+        spread = replicates - replicates.mean(axis=0)
+        variance = (n_repeats - 1) / n_repeats * (spread**2).sum(axis=0)
+    return np.sqrt(variance)
+
+
+def _trigamma_inverse(x):
+    """``y`` with ``polygamma(1, y) == x`` (Newton's method, as in limma)."""
+    if x > 1e7:
+        return 1.0 / np.sqrt(x)
+    if x < 1e-6:
+        return 1.0 / x
+    y = 0.5 + 1.0 / x
+    for _ in range(100):
+        tri = special.polygamma(1, y)
+        step = tri * (1.0 - tri / x) / special.polygamma(2, y)
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y
+
+
+def moderate_variances(variances, df, covariate=None):
+    """Empirical-Bayes posterior variances (Smyth 2004; with a trend, Law et al. 2014).
+
+    The prior variance is ``exp(a + b * covariate)`` when a covariate is given
+    (limma-trend: the part of the heteroscedasticity that the covariate explains
+    is not shrunk away), a constant otherwise. Returns ``(posterior,
+    df_total)``; ``df_total`` is ``inf`` when the variances spread no more than
+    their sampling noise (then the posterior is the prior). Samples with a
+    non-finite or zero variance or covariate do not enter the fit, and get NaN.
+    """
+    variances = np.asarray(variances, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_var = np.log(variances)
+    x = np.zeros_like(log_var) if covariate is None else np.asarray(covariate)
+    usable = np.isfinite(log_var) & np.isfinite(x)
+    if usable.sum() < 3:
+        return np.full_like(variances, np.nan), np.nan
+    e = log_var - special.digamma(df / 2) + np.log(df / 2)
+    if covariate is None or np.ptp(x[usable]) == 0:
+        trend = np.full_like(e, e[usable].mean())
+        n_coef = 1
+    else:
+        coef = np.polyfit(x[usable], e[usable], 1)
+        trend = np.polyval(coef, x)
+        n_coef = 2
+    residual = e[usable] - trend[usable]
+    excess = residual @ residual / (usable.sum() - n_coef) - special.polygamma(
+        1, df / 2
+    )
+    if excess > 0:
+        prior_df = 2 * _trigamma_inverse(excess)
+        prior = np.exp(trend + special.digamma(prior_df / 2) - np.log(prior_df / 2))
+        posterior = (prior_df * prior + df * variances) / (prior_df + df)
+    else:  # no more spread than sampling noise: the prior is the variance
+        prior_df = np.inf
+        posterior = np.exp(trend)
+    return np.where(usable, posterior, np.nan), prior_df + df
+
+
+def _satterthwaite_df(tau2, se2, df):
+    """Degrees of freedom of ``tau^2 + se^2`` when only ``se^2`` is estimated."""
+    if np.isinf(df):
+        return np.full_like(se2, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se2 > 0, (tau2 + se2) ** 2 / (se2**2 / df), np.inf)
+
+
+def _t_cdf(x, df):
+    df = np.minimum(df, 1e12)  # beyond, the t distribution is the normal one
+    return stats.t.cdf(x, df)
+
+
+def _t_sf(x, df):
+    return stats.t.sf(x, np.minimum(df, 1e12))
+
+
+def fit_bulk(scores, se2, df):
+    """``(mu0, tau)``: centre and between-sample spread of the bulk of the scores.
+
+    ``mu0`` is the median; ``tau`` makes the median of the standardised
+    absolute deviations match that of the null (central matching), and is 0
+    when the estimation noise alone explains the spread of the central half.
+    """
+    mu0 = float(np.median(scores))
+    deviation = np.abs(scores - mu0)
+
+    def excess(tau):
+        tau2 = tau**2
+        statistic = deviation / np.sqrt(tau2 + se2)
+        return np.median(_t_cdf(statistic, _satterthwaite_df(tau2, se2, df))) - 0.75
+
+    if excess(0.0) <= 0:
+        return mu0, 0.0
+    upper = 10 * float(np.median(deviation)) + 10 * float(np.sqrt(np.median(se2)))
+    while excess(upper) > 0:
+        upper *= 2
+    return mu0, float(optimize.brentq(excess, 0.0, upper, xtol=1e-10))
+
+
+@dataclass
+class SampleInference:
+    """The per-sample inference of a fitted scorer (see the module docstring)."""
+
+    std: np.ndarray  # moderated standard error of M
+    ci: np.ndarray  # (n_samples, 2) interval for M
+    contrast: np.ndarray  # mean per-repeat contrast, the tested statistic
+    contrast_std: np.ndarray  # its moderated standard error
+    df: float  # degrees of freedom of contrast_std
+    pvalues: np.ndarray  # beyond the bulk
+    bulk_center: float
+    bulk_spread: float
+
+    def threshold_pvalues(self, threshold):
+        """One-sided p-values of "memorization above ``threshold`` nats"."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            statistic = (self.contrast - threshold) / self.contrast_std
+        pvalues = _t_sf(statistic, self.df)
+        return np.where(np.isfinite(statistic), pvalues, np.nan)
+
+
+def in_model_log_variance(log_likelihoods, train_masks):
+    """log of each sample's variance of log p_k(x_i) over its in-models.
+
+    The covariate of the variance trend: it is estimated from ``(K - 1) R``
+    models, so it is precise, and it tracks how much the sample's
+    log-likelihood varies from model to model.
+    """
+    count = train_masks.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(train_masks, log_likelihoods, 0.0)
+        mean = values.sum(axis=0) / count
+        spread = np.where(train_masks, log_likelihoods - mean, 0.0)
+        variance = (spread**2).sum(axis=0) / (count - 1)
+        return np.log(np.where(count > 1, variance, np.nan))
+
+
+def sample_inference(scores, jackknife_se, contrasts, covariate, level=0.95):
+    """Intervals for the scores and beyond-the-bulk p-values.
+
+    Parameters
+    ----------
+    scores, jackknife_se : ndarray of shape (n_samples,)
+        M and its delete-one-repeat jackknife standard error.
+    contrasts : ndarray of shape (n_repeats, n_samples)
+        Per repeat, the mean in-model minus the mean out-model log-likelihood.
+    covariate : ndarray of shape (n_samples,)
+        :func:`in_model_log_variance`, the trend of the variance priors.
+    """
+    n_repeats, n_samples = contrasts.shape
+    df = n_repeats - 1
+    ci = np.full((n_samples, 2), np.nan)
+    pvalues = np.full(n_samples, np.nan)
+    with np.errstate(invalid="ignore"):
+        score_var, score_df = moderate_variances(jackknife_se**2, df, covariate)
+        contrast = contrasts.mean(axis=0)
+        contrast_var, contrast_df = moderate_variances(
+            contrasts.var(axis=0, ddof=1) / n_repeats, df, covariate
+        )
+    std, contrast_std = np.sqrt(score_var), np.sqrt(contrast_var)
+    with_ci = np.isfinite(scores) & np.isfinite(std)
+    if with_ci.any():
+        half = stats.t.ppf(0.5 + level / 2, min(score_df, 1e12)) * std[with_ci]
+        ci[with_ci] = scores[with_ci, None] + np.column_stack([-half, half])
+    tested = np.isfinite(contrast) & np.isfinite(contrast_std)
+    mu0 = tau = np.nan
+    if tested.sum() >= 3:
+        se2 = contrast_var[tested]
+        mu0, tau = fit_bulk(contrast[tested], se2, contrast_df)
+        statistic = (contrast[tested] - mu0) / np.sqrt(tau**2 + se2)
+        pvalues[tested] = _t_sf(statistic, _satterthwaite_df(tau**2, se2, contrast_df))
+    return SampleInference(
+        std=std,
+        ci=ci,
+        contrast=contrast,
+        contrast_std=contrast_std,
+        df=contrast_df,
+        pvalues=pvalues,
+        bulk_center=mu0,
+        bulk_spread=tau,
+    )
+
+
+def fdr_mask(pvalues, alpha):
+    """Benjamini-Hochberg at level ``alpha`` over the finite p-values."""
+    mask = np.zeros(len(pvalues), dtype=bool)
+    finite = np.isfinite(pvalues)
+    if finite.any():
+        adjusted = stats.false_discovery_control(pvalues[finite], method="bh")
+        mask[finite] = adjusted <= alpha
+    return mask
