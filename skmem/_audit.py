@@ -23,15 +23,20 @@ _FPRS = (0.001, 0.01)
 def _leave_one_out_moments(log_likelihoods, mask):
     """Per pair (k, i): mean and variance of the masked values of column i
     without row k (rows outside the mask leave the column whole)."""
-    values = np.where(mask, log_likelihoods, 0.0)
     count = mask.sum(axis=0)
+    # Centred on the column's mean first, so that the sums of squares below do
+    # not cancel catastrophically.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(mask, log_likelihoods, 0.0).sum(axis=0) / count
+    centre = np.where(count > 0, centre, 0.0)
+    values = np.where(mask, log_likelihoods - centre, 0.0)
     total = values.sum(axis=0)
     square = (values**2).sum(axis=0)
     n = count - mask  # models left after taking k out
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (total - values) / n
         variance = (square - values**2 - n * mean**2) / (n - 1)
-    return mean, np.maximum(variance, 0.0), n
+    return mean + centre, np.maximum(variance, 0.0), n
 
 
 def _gaussian_log_pdf(x, mean, variance):
@@ -74,9 +79,10 @@ def membership_audit(log_likelihoods, train_masks, test_masks, fprs=_FPRS):
             "two. Use n_repeats >= 2 with KFold."
         )
     fpr, tpr, _ = roc_curve(labels, attack)
-    with np.errstate(invalid="ignore"):
-        in_score = np.nanmean(np.where(train_masks & valid, scores, np.nan), axis=0)
-        out_score = np.nanmean(np.where(test_masks & valid, scores, np.nan), axis=0)
+    in_pairs, out_pairs = train_masks & valid, test_masks & valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        in_score = np.where(in_pairs, scores, 0.0).sum(0) / in_pairs.sum(0)
+        out_score = np.where(out_pairs, scores, 0.0).sum(0) / out_pairs.sum(0)
     return Bunch(
         auc=float(roc_auc_score(labels, attack)),
         tpr_at_fpr={f: float(tpr[fpr <= f].max()) for f in fprs},
