@@ -58,9 +58,11 @@ def membership_audit(log_likelihoods, train_masks, test_masks, fprs=_FPRS):
     # The out-model spread of a sample rests on R - 1 values: scale its
     # well-estimated in-model spread by the ratio pooled over all pairs.
     pooled = (n_in > 1) & (n_out > 1)
-    ratio = np.nanmean(out_var[pooled]) / np.nanmean(in_var[pooled])
-    if not np.isfinite(ratio) or ratio <= 0:
-        ratio = 1.0
+    ratio = 1.0
+    if pooled.any():
+        ratio = out_var[pooled].mean() / in_var[pooled].mean()
+        if not np.isfinite(ratio) or ratio <= 0:
+            ratio = 1.0
     floor = 1e-12
     in_var = np.maximum(in_var, floor)
     valid = (train | test) & (n_in > 1) & (n_out > 0) & np.isfinite(in_var)
