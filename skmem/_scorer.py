@@ -74,7 +74,7 @@ class MemorizationScorer(BaseEstimator):
     n_repeats : int or "auto", default=1
         Number of repeats of an int ``cv``, each with a new shuffle. More repeats
         make the score less noisy; 3 or more give per-sample intervals and
-        p-values. ``"auto"`` adds repeats, from 2, until the split-half
+        p-values. ``"auto"`` adds repeats, from 3, until the split-half
         reliability of the ranking reaches ``target_reliability`` or
         ``max_repeats`` repeats have run; the models of earlier repeats are
         reused, and the result equals a run with ``n_repeats=n_repeats_``.
@@ -340,9 +340,10 @@ class MemorizationScorer(BaseEstimator):
         return self
 
     def _fit_until_reliable(self, engine, estimator, X, plan):
-        """Run the first 2, 3, ... repeats of ``plan`` until the ranking is reliable."""
+        """Run the first 3, 4, ... repeats of ``plan`` until the ranking is reliable."""
         n_folds = self.cv
-        for n_repeats in range(2, self.max_repeats + 1):
+        first = min(MIN_REPEATS_FOR_TESTS, self.max_repeats)
+        for n_repeats in range(first, self.max_repeats + 1):
             head = plan.head(n_repeats * n_folds)
             result = engine.compute(estimator, X, head)
             groups = repeat_groups(head.test_masks)
@@ -364,10 +365,12 @@ class MemorizationScorer(BaseEstimator):
         warnings.warn(
             f"The ranking's reliability is {reliability:.2f} after max_repeats="
             f"{self.max_repeats} repeats, below target_reliability="
-            f"{self.target_reliability:g}: the ranking of samples is mostly noise. "
-            "Raise max_repeats, or train a less noisy model.",
+            f"{self.target_reliability:g}: the ranking of the bulk of the samples "
+            "is noisy (strongly memorized samples can still be found with "
+            "memorized()). Raise max_repeats, or train a less noisy model.",
             UserWarning,
-            stacklevel=3,
+            # _fit_until_reliable < fit < scikit-learn's fit wrapper < caller
+            stacklevel=4,
         )
         return result, head
 
@@ -476,10 +479,8 @@ class MemorizationScorer(BaseEstimator):
             raise TypeError(f"threshold must be a number of nats; got {threshold!r}.")
         if self._inference is None:
             raise ValueError(
-                "memorized() needs per-sample p-values, which need at least "
-                f"{MIN_REPEATS_FOR_TESTS} repeats of KFold: "
-                f"{_why_no_tests(self.log_likelihoods_, self.n_repeats_)}. Fit with "
-                "n_repeats=3 or more, or n_repeats='auto'."
+                "memorized() needs per-sample p-values, and "
+                f"{_why_no_tests(self.log_likelihoods_, self.n_repeats_)}."
             )
         if threshold is None:
             pvalues = self.memorization_pvalues_
