@@ -287,7 +287,7 @@ def test_engines_agree_statistically_where_memorization_is_strong():
     seed_spread_q95 = abs(
         np.quantile(M["generic", 0], 0.95) - np.quantile(M["generic", 1], 0.95)
     )
-    assert M["generic", 0].mean() > 1.0  # memorization is there to measure
+    assert M["generic", 0].mean() > 0.5  # memorization is there to measure
     assert (
         abs(M["auto", 1].mean() - M["generic", 0].mean()) <= 2 * seed_spread_mean + 0.1
     )
