@@ -1,4 +1,4 @@
-"""Error bars from repeated splits: per-sample standard errors, split-half reliability.
+"""Repeated splits: their structure, per-repeat scores, split-half reliability.
 
 Pure numpy on the log-likelihood matrix and the masks, like ``_aggregate``.
 A *repeat* is a run of consecutive models whose held-out sets partition the
@@ -67,43 +67,3 @@ def split_half_reliability(log_likelihoods, train_masks, test_masks, groups, agg
         return np.nan
     r = spearmanr(first[finite], second[finite])[0]
     return 2 * r / (1 + r)
-
-
-def repeat_error_bars(log_likelihoods, train_masks, test_masks, *, aggregate):
-    """``(memorization_std, reliability, per_repeat, reason)`` from a plan's repeats.
-
-    ``memorization_std``: per sample, the standard deviation of M across
-    repeats divided by sqrt(n_repeats), the standard error of a mean over
-    repeats. ``reliability``: the Spearman correlation of M computed from the
-    first and from the second half of the repeats, Spearman-Brown corrected to
-    the full number of repeats, ``2 r / (1 + r)``. ``per_repeat``: M from each
-    repeat alone, (n_repeats, n_samples), for the per-sample tests. All are NaN
-    (``per_repeat`` None), with ``reason`` saying why, when there are fewer
-    than two repeats.
-    """
-    n_samples = train_masks.shape[1]
-    nan_std = np.full(n_samples, np.nan)
-    if log_likelihoods is None:
-        return nan_std, np.nan, None, "the log-likelihood matrix was not kept"
-    groups = repeat_groups(test_masks)
-    if groups is None:
-        reason = "the splits are not repeated partitions of the data"
-        return nan_std, np.nan, None, reason
-    if len(groups) < 2:
-        reason = (
-            "there is one repeat; use n_repeats >= 2 (3 or more for the "
-            "per-sample tests, or n_repeats='auto')"
-        )
-        return nan_std, np.nan, None, reason
-    per_repeat = per_repeat_scores(
-        log_likelihoods, train_masks, test_masks, groups, aggregate
-    )
-    with np.errstate(invalid="ignore"):
-        std = np.std(per_repeat, axis=0, ddof=1) / np.sqrt(len(groups))
-    reliability = split_half_reliability(
-        log_likelihoods, train_masks, test_masks, groups, aggregate
-    )
-    reason = None
-    if np.isnan(reliability):
-        reason = "fewer than three samples have finite scores in both halves"
-    return std, reliability, per_repeat, reason

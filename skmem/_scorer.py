@@ -81,7 +81,7 @@ class MemorizationScorer(BaseEstimator):
     target_reliability : float, default=0.8
         The reliability at which ``n_repeats="auto"`` stops.
     max_repeats : int, default=10
-        The most repeats ``n_repeats="auto"`` runs.
+        The most repeats ``n_repeats="auto"`` runs, at least 3.
     aggregate : {"matched", "logmeanexp", "mean"}, default="matched"
         How the in- and out-models' log-likelihoods are combined; see
         :func:`skmem.memorization_scores`. ``"logmeanexp"`` is the paper's
@@ -196,7 +196,7 @@ class MemorizationScorer(BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
         "n_repeats": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "target_reliability": [Interval(Real, 0, 1, closed="neither")],
-        "max_repeats": [Interval(Integral, 2, None, closed="left")],
+        "max_repeats": [Interval(Integral, 3, None, closed="left")],
         "aggregate": [StrOptions(set(_AGGREGATES))],
         "engine": [StrOptions({"auto", "generic"})],
         "n_jobs": [Integral, None],
@@ -342,8 +342,7 @@ class MemorizationScorer(BaseEstimator):
     def _fit_until_reliable(self, engine, estimator, X, plan):
         """Run the first 3, 4, ... repeats of ``plan`` until the ranking is reliable."""
         n_folds = self.cv
-        first = min(MIN_REPEATS_FOR_TESTS, self.max_repeats)
-        for n_repeats in range(first, self.max_repeats + 1):
+        for n_repeats in range(MIN_REPEATS_FOR_TESTS, self.max_repeats + 1):
             head = plan.head(n_repeats * n_folds)
             result = engine.compute(estimator, X, head)
             groups = repeat_groups(head.test_masks)
@@ -451,7 +450,9 @@ class MemorizationScorer(BaseEstimator):
         alpha : float, default=0.05
             The false-discovery rate, in (0, 1).
         threshold : float, default=None
-            None tests "beyond the bulk"; a number of nats tests ``M_i > t``.
+            None tests "beyond the bulk"; a number ``t`` of nats tests that the
+            sample's mean in-model log-likelihood exceeds its mean out-model
+            log-likelihood by more than ``t``.
 
         Returns
         -------

@@ -385,3 +385,17 @@ def test_auto_repeats_warn_at_the_cap_for_noise():
 def test_auto_repeats_need_an_integer_cv():
     with pytest.raises(ValueError, match="needs an integer cv"):
         MemorizationScorer(cv=KFold(3), n_repeats="auto").fit(np.eye(6))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_repeats": "many"},
+        {"target_reliability": 1.0},
+        {"target_reliability": 0},
+        {"max_repeats": 2},
+    ],
+)
+def test_bad_repeat_parameters_are_rejected(params):
+    with pytest.raises(ValueError, match=next(iter(params))):
+        MemorizationScorer(**params).fit(np.eye(20))
