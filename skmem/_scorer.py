@@ -6,9 +6,14 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.neighbors import KernelDensity
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import _safe_indexing, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._aggregate import (
     _AGGREGATES,
@@ -19,7 +24,7 @@ from ._aggregate import (
 from ._cache import ModelCache
 from ._memory import available_bytes
 from ._reliability import repeat_error_bars
-from ._rows import mean_over_matching_rows
+from ._rows import check_no_missing, mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import select_engine
 
@@ -154,7 +159,8 @@ class MemorizationScorer(BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": "no_validation",
-        "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
+        # "cv_object" covers ints >= 2 and splitters.
+        "cv": ["cv_object"],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "aggregate": [StrOptions(set(_AGGREGATES))],
         "engine": [StrOptions({"auto", "generic"})],
@@ -207,10 +213,11 @@ class MemorizationScorer(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            allow_nan = get_tags(self._base_estimator()).input_tags.allow_nan
+            input_tags = get_tags(self._base_estimator()).input_tags
         except (TypeError, AttributeError):  # not a scikit-learn estimator
-            allow_nan = False
-        tags.input_tags.allow_nan = allow_nan
+            return tags
+        tags.input_tags.allow_nan = input_tags.allow_nan
+        tags.input_tags.sparse = input_tags.sparse
         return tags
 
     @_fit_context(
@@ -222,9 +229,14 @@ class MemorizationScorer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. Integer input is converted to float64; float32 is
-            kept.
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data, passed to the estimator as it is: DataFrames of any
+            dtypes (a pipeline with a
+            :class:`~sklearn.compose.ColumnTransformer` encodes them), sparse
+            matrices where the estimator takes them. Each model gets its
+            training rows the way :func:`~sklearn.model_selection.cross_validate`
+            indexes them. NaN or infinite cells are refused unless the
+            estimator allows NaN.
         y : None
             Ignored; present for API consistency.
         groups : array-like of shape (n_samples,), default=None
@@ -237,14 +249,8 @@ class MemorizationScorer(BaseEstimator):
             The fitted scorer.
         """
         estimator = self._base_estimator()
-        X = validate_data(
-            self,
-            X,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=2,
-            ensure_all_finite=not get_tags(self).input_tags.allow_nan,
-        )
-        n_samples = X.shape[0]
+        X = self._validate_table(X, reset=True, estimator=estimator)
+        n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
         splitter = resolve_cv(self.cv, self.n_repeats, n_samples, rng)
         engine = select_engine(
@@ -307,15 +313,35 @@ class MemorizationScorer(BaseEstimator):
         self._fit_X = X
         return self
 
+    def _validate_table(self, X, *, reset, estimator):
+        """Check ``X``'s shape and cells without converting it; record its features.
+
+        ``X`` reaches the estimator unchanged, except that inputs without a
+        ``shape`` (lists) become arrays. Sparse input is refused, with
+        scikit-learn's message, where the estimator's tags do not accept it.
+        """
+        tags = get_tags(estimator)
+        checked = check_array(
+            X,
+            accept_sparse=tags.input_tags.sparse,
+            dtype=None,
+            ensure_all_finite=False,
+            ensure_min_samples=2 if reset else 1,
+        )
+        if not hasattr(X, "shape"):
+            X = checked
+        if not tags.input_tags.allow_nan:
+            check_no_missing(
+                X,
+                hint=" The estimator does not accept missing values: impute them "
+                "(e.g. SimpleImputer inside a pipeline) or drop those rows.",
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return X
+
     def _validate_query(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=not get_tags(self).input_tags.allow_nan,
-        )
+        return self._validate_table(X, reset=False, estimator=self._base_estimator())
 
     def score_samples(self, X):
         """Memorization score of each row of ``X``.
@@ -327,7 +353,10 @@ class MemorizationScorer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_rows, n_features)
+        X : {array-like, sparse matrix, DataFrame} of shape (n_rows, n_features)
+            Rows of the same kind as the training data; they are compared with
+            the training rows by value, column by column (strings and
+            categories included).
 
         Returns
         -------
@@ -341,7 +370,7 @@ class MemorizationScorer(BaseEstimator):
         n_unseen = int((~seen).sum())
         if n_unseen:
             warnings.warn(
-                f"{n_unseen} of {len(X)} rows were not in the training data; their "
+                f"{n_unseen} of {len(seen)} rows were not in the training data; their "
                 "memorization score is 0.0 by definition (a model cannot have "
                 "memorized a sample it was not trained on).",
                 UserWarning,
@@ -358,7 +387,8 @@ class MemorizationScorer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_rows, n_features)
+        X : {array-like, sparse matrix, DataFrame} of shape (n_rows, n_features)
+            Rows of the same kind as the training data.
         y : None
             Ignored.
 
@@ -373,7 +403,8 @@ class MemorizationScorer(BaseEstimator):
             self._fit_X, self.out_log_likelihood_, X
         )
         if not seen.all():
-            held_out[~seen] = self._engine.ensemble_log_likelihood(X[~seen])
+            unseen = _safe_indexing(X, np.flatnonzero(~seen))
+            held_out[~seen] = self._engine.ensemble_log_likelihood(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
 
