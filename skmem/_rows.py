@@ -157,10 +157,11 @@ def _missing_mask(X):
     return np.zeros(X.shape, dtype=bool)
 
 
-def check_no_missing(X, *, what="X", hint=""):
+def check_no_missing(X, *, columns=None, hint=""):
     """Raise a ValueError naming the first row and column holding NaN or infinity.
 
-    Rows are counted from 0; columns by name where ``X`` has names.
+    Rows are counted from 0; columns by name where ``X`` has names (or
+    ``columns`` gives them), else by position.
     """
     if sparse.issparse(X):
         X = sparse.coo_array(X)
@@ -175,7 +176,9 @@ def check_no_missing(X, *, what="X", hint=""):
     if rows.size == 0:
         return
     row, col = int(rows[0]), int(cols[0])
-    name = repr(str(X.columns[col])) if _is_dataframe(X) else str(col)
+    if columns is None and _is_dataframe(X):
+        columns = X.columns
+    name = str(col) if columns is None else repr(str(columns[col]))
     if values is not None:
         value = values[0]
     elif _is_dataframe(X):
@@ -184,7 +187,7 @@ def check_no_missing(X, *, what="X", hint=""):
         value = np.asarray(X)[row, col]
     kind = "infinity" if _is_inf(value) else "NaN"
     raise ValueError(
-        f"Input {what} contains {kind} at row {row}, column {name} "
+        f"Input X contains {kind} at row {row}, column {name} "
         f"({rows.size} missing or infinite cells in all).{hint}"
     )
 
