@@ -143,8 +143,10 @@ def summary_rows(results, nn_ratio=None):
             "non-finite M": sum(facts["non_finite"].values()),
             "top 10": facts["top"],
         }
-        for other in names:
-            if other != name:
+        for other in names if len(names) > 1 else ():
+            if other == name:
+                row[f"rho vs {other}"] = "-"
+            else:
                 agreement = compare_scores(
                     M, results[other]["scorer"].memorization_scores_
                 )

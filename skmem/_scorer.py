@@ -213,11 +213,11 @@ class MemorizationScorer(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            input_tags = get_tags(self._base_estimator()).input_tags
-        except (TypeError, AttributeError):  # not a scikit-learn estimator
+            estimator = self._base_estimator()
+        except TypeError:
             return tags
-        tags.input_tags.allow_nan = input_tags.allow_nan
-        tags.input_tags.sparse = input_tags.sparse
+        tags.input_tags.allow_nan = _input_tag(estimator, "allow_nan")
+        tags.input_tags.sparse = _input_tag(estimator, "sparse")
         return tags
 
     @_fit_context(
@@ -320,17 +320,16 @@ class MemorizationScorer(BaseEstimator):
         ``shape`` (lists) become arrays. Sparse input is refused, with
         scikit-learn's message, where the estimator's tags do not accept it.
         """
-        tags = get_tags(estimator)
         checked = check_array(
             X,
-            accept_sparse=tags.input_tags.sparse,
+            accept_sparse=_input_tag(estimator, "sparse"),
             dtype=None,
             ensure_all_finite=False,
             ensure_min_samples=2 if reset else 1,
         )
         if not hasattr(X, "shape"):
             X = checked
-        if not tags.input_tags.allow_nan:
+        if not _input_tag(estimator, "allow_nan"):
             check_no_missing(
                 X,
                 hint=" The estimator does not accept missing values: impute them "
@@ -407,6 +406,24 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._engine.ensemble_log_likelihood(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
+
+
+def _input_tag(estimator, name):
+    """An input tag of ``estimator``; a pipeline's is its first step's.
+
+    A pipeline hands X to its first step only (an imputer takes NaN, a
+    vectorizer sparse input, whatever comes after); scikit-learn's own pipeline
+    tags are stricter than that.
+    """
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        first = next((s for _, s in steps if s not in (None, "passthrough")), None)
+        if first is not None:
+            return _input_tag(first, name)
+    try:
+        return bool(getattr(get_tags(estimator).input_tags, name))
+    except (TypeError, AttributeError):  # not a scikit-learn estimator
+        return False
 
 
 def _check_fits_in_memory(engine, n_models, n_samples):

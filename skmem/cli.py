@@ -234,7 +234,10 @@ def prepare_model(model, params, table, *, preprocess=True):
     if table.categorical:
         steps.append(
             make_column_transformer(
-                (OneHotEncoder(handle_unknown="ignore"), table.categorical),
+                (
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    table.categorical,
+                ),
                 (StandardScaler(), table.numeric),
             )
         )

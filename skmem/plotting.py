@@ -187,6 +187,7 @@ class MemorizationDisplay:
             fig = ax.figure
             self.scatter_ax_ = self.gallery_axes_ = None
 
+        self._log_axes = []
         linthresh = _symlog_threshold(finite) if xscale != "linear" else None
         if xscale == "auto" and linthresh is not None:
             spread = np.subtract(*np.quantile(finite, [0.75, 0.25]))
@@ -199,6 +200,7 @@ class MemorizationDisplay:
         ax.hist(finite, bins=bins, color="tab:blue", alpha=0.8)
         if linthresh is not None:
             _readable_ticks(ax.xaxis, "symlog", linthresh=linthresh)
+            self._log_axes.append(ax.xaxis)
         self.quantile_lines_ = []
         for q, style in zip(quantiles, ("-", "--", ":"), strict=False):
             value = np.quantile(finite, q) if finite.size else np.nan
@@ -217,6 +219,7 @@ class MemorizationDisplay:
             if nn_xscale == "log":
                 self.scatter_ax_.set_xscale("log")
                 _readable_ticks(self.scatter_ax_.xaxis, "log")
+                self._log_axes.append(self.scatter_ax_.xaxis)
             self.scatter_ax_.set_xlabel("nearest-neighbour statistic")
             self.scatter_ax_.set_ylabel("M (nats)")
             self.scatter_ax_.set_title("M against the nearest-neighbour test")
@@ -236,6 +239,8 @@ class MemorizationDisplay:
                         axis.set_title(f"#{i}\n{self.scores[i]:.1f}", fontsize=7)
                 self.gallery_axes_[r][0].set_ylabel(f"{label}\nmemorized", fontsize=8)
         fig.tight_layout()
+        for axis in self._log_axes:
+            _drop_overlapping_labels(axis)
         self.figure_, self.ax_ = fig, ax
         return self
 
@@ -262,8 +267,9 @@ def _equal_bins(ax, values, n_bins):
 def _readable_ticks(axis, scale, linthresh=None):
     """Few, plain tick labels on a log or symlog axis, so that none overlap.
 
-    Labels go on 1, 2 and 5 times powers of ten when the axis spans less than
-    two decades, on powers of ten otherwise (every other one beyond six).
+    Labels go on 1 to 9 times powers of ten when the axis spans less than a
+    decade, on 1, 2 and 5 times them below two decades, on powers of ten
+    otherwise; :func:`_drop_overlapping_labels` then removes those that collide.
     """
     from matplotlib import ticker
 
@@ -271,7 +277,10 @@ def _readable_ticks(axis, scale, linthresh=None):
     if scale == "symlog":
         low = max(low, linthresh)
     decades = np.log10(max(high, 1e-300) / max(low, 1e-300)) if low > 0 else 0.0
-    subs = (1.0, 2.0, 5.0) if decades < 2 else (1.0,)
+    if decades < 1:
+        subs = np.arange(1.0, 10.0)
+    else:
+        subs = (1.0, 2.0, 5.0) if decades < 2 else (1.0,)
     if scale == "log":
         locator = ticker.LogLocator(base=10, subs=subs, numticks=7)
     else:
@@ -280,3 +289,38 @@ def _readable_ticks(axis, scale, linthresh=None):
     axis.set_major_locator(locator)
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _drop_overlapping_labels(axis, pad_px=6.0):
+    """Keep the tick labels of a horizontal axis that fit side by side.
+
+    Zero first, then powers of ten, then the others, each kept where its label
+    (width estimated from its length and the font size) clears those kept.
+    """
+    from matplotlib import ticker
+
+    low, high = sorted(axis.get_view_interval())
+    ticks = [t for t in axis.get_major_locator()() if low <= t <= high]
+    formatter = axis.get_major_formatter()
+    labels = {t: formatter(t, 0) for t in ticks}
+    figure = axis.axes.figure
+    size = axis.get_ticklabels()[0].get_fontsize() if axis.get_ticklabels() else 10
+    char_px = 0.6 * size * figure.dpi / 72
+    to_px = axis.axes.transData.transform
+
+    def priority(t):
+        if t == 0:
+            return 0
+        mantissa = abs(t) / 10 ** np.floor(np.log10(abs(t)))
+        return 1 if np.isclose(mantissa, 1) else 2
+
+    kept = []  # (left, right)
+    chosen = []
+    for t in sorted(ticks, key=priority):
+        x = to_px((t, 0))[0]
+        half = 0.5 * len(labels[t]) * char_px
+        span = (x - half - pad_px / 2, x + half + pad_px / 2)
+        if all(span[1] <= a or span[0] >= b for a, b in kept):
+            kept.append(span)
+            chosen.append(t)
+    axis.set_major_locator(ticker.FixedLocator(sorted(chosen)))
