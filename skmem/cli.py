@@ -411,6 +411,8 @@ def report(
         if ratio is not None:
             nn[name] = ratio
     rows = summary_rows(results, nn)
+    if nn or len(results) > 1:
+        notes = [*notes, RHO_NOTE]
     print()
     print(format_table(rows))
     if out is None:
@@ -456,14 +458,16 @@ def report(
     return rows
 
 
-REPORT_NOTES = (
-    "Held-out log-likelihood: mean over samples of the density from the models "
-    "that held each sample out; higher is a better model of unseen data.",
+RHO_NOTE = (
     "rho: Spearman correlation of M between models, and with the nearest-"
     "neighbour test (a sample's distance to the nearest held-out sample over its "
     "distance to the nearest generated sample, from the first fold model trained "
     "on it). A weak rho with the NN test is the paper's finding: it misses "
-    "memorization.",
+    "memorization."
+)
+REPORT_NOTES = (
+    "Held-out log-likelihood: mean over samples of the density from the models "
+    "that held each sample out; higher is a better model of unseen data.",
     "Figures: the distribution of M (a symmetric log axis when a few large scores "
     "would squash the others into one bar), M against the NN ratio for every "
     "sample, and for images the most and least memorized samples.",
