@@ -146,7 +146,11 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
         ("nan", ["score", "nan.npy"], "NaN at row 0, column 'column 1'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, setup, args, message):
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path, monkeypatch, capsys, setup, args, message
+):
+    # In-process (any exception would fail the test as a traceback would);
+    # test_bad_input_in_a_subprocess covers the real command.
     if setup == "text":
         (tmp_path / "bad.csv").write_text("a,b\n1,x\n2,3\n")
     elif setup == "nan":
@@ -158,11 +162,22 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, setup, args, message):
         (tmp_path / "header.csv").write_text("a,b\n")
     elif setup == "gap":
         (tmp_path / "gap.csv").write_text("a,b,c\n1,2,x\n3,,y\n4,5,z\n")
-    result = skmem(*args, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(args) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_bad_input_in_a_subprocess(tmp_path):
+    np.save(tmp_path / "ok.npy", np.random.RandomState(0).normal(size=(20, 2)))
+    result = skmem(
+        "score", "ok.npy", "--model", "gmm", "--param", "n_components=100",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 2
-    assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("skmem: error: gmm (GaussianMixture) failed to")
 
 
 def _exit_code(argv):
