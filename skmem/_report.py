@@ -1,36 +1,149 @@
-"""The report of a memorization run: a comparison table, PNG figures, one HTML page."""
+"""What a memorization run reports: the per-sample table, the summary, the page.
+
+One function builds each piece, so that a new column or field is added in one
+place: :func:`per_sample_columns` (``scores.csv`` and the top samples),
+:func:`summary` (terminal, report and ``scores.json``), :func:`summary_rows` (the
+model table).
+"""
 
 import base64
 import html
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 
 from .baselines import compare_scores
 
+QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
+
+EXPLANATION = (
+    "Memorization score M (nats) of each training sample: its log-likelihood under "
+    "the models trained on it (U) minus under the models that held it out (V), "
+    "from cross-validation (van den Burg & Williams, NeurIPS 2021). M near 0: the "
+    "model does not care whether it saw the sample. Large M: the model fits the "
+    "sample only when it has seen it, i.e. it memorized it; these are often "
+    "atypical or unique records. Duplicated rows score low, since each copy "
+    "covers for the other. With one repeat the scores of single samples are "
+    "noisy: read the tail of the distribution, or use --repeats for error bars."
+)
+
+MEANINGS = {
+    "+inf": "the models that held these samples out give them zero density (a "
+    "compact kernel such as tophat, or too small a bandwidth): they are "
+    "explained only by having seen them. Use a smoother kernel or a larger "
+    "bandwidth to rank them",
+    "-inf": "the models trained on these samples give them zero density, the "
+    "held-out ones do not",
+    "NaN": "no estimate: no model held these samples out or none trained on "
+    "them, or every model gives them zero density",
+}
+
+
+def per_sample_columns(scorer):
+    """The per-sample table: ``{column name: (values, printf format)}``, in order.
+
+    ``scores.csv`` is written from it and the top samples are shown from it;
+    add a column here and it appears in both.
+    """
+    M = scorer.memorization_scores_
+    columns = {
+        "index": (np.arange(len(M)), "%d"),
+        "score": (M, "%.10g"),
+        "in_log_likelihood": (scorer.in_log_likelihood_, "%.10g"),
+        "out_log_likelihood": (scorer.out_log_likelihood_, "%.10g"),
+    }
+    std = getattr(scorer, "memorization_std_", None)
+    if std is not None and not np.isnan(std).all():
+        columns["score_std"] = (std, "%.10g")
+    return columns
+
+
+def write_scores_csv(path, columns):
+    """``columns`` (see :func:`per_sample_columns`) as a plain CSV with a header."""
+    names = list(columns)
+    values = np.column_stack([columns[c][0] for c in names])
+    np.savetxt(
+        path,
+        values,
+        delimiter=",",
+        header=",".join(names),
+        comments="",
+        fmt=[columns[c][1] for c in names],
+    )
+
+
+def summary(scorer, *, top=10):
+    """Quantiles, the top samples and the counts of non-finite scores, as a dict."""
+    M = scorer.memorization_scores_
+    finite = M[np.isfinite(M)]
+    order = np.argsort(np.nan_to_num(-M, nan=np.inf, posinf=-np.inf), kind="stable")
+    counts = {
+        "+inf": int(np.sum(M == np.inf)),
+        "-inf": int(np.sum(M == -np.inf)),
+        "NaN": int(np.isnan(M).sum()),
+    }
+    return {
+        "n_samples": len(M),
+        "quantiles": {
+            f"q{q:g}": float(np.quantile(finite, q)) if finite.size else None
+            for q in QUANTILES
+        },
+        "top": [int(i) for i in order[:top]],
+        "non_finite": {k: v for k, v in counts.items() if v},
+    }
+
+
+def format_summary(name, scorer, facts, columns):
+    """The summary as lines for the terminal."""
+    n = facts["n_samples"]
+    quantiles = "  ".join(
+        f"{k}={_format(v)}" for k, v in facts["quantiles"].items() if v is not None
+    )
+    lines = [
+        f"{name}: memorization score M of {n} samples, in nats (higher = more "
+        "memorized)",
+        f"  quantiles of the finite scores: {quantiles}",
+        f"  top {len(facts['top'])} samples:",
+    ]
+    shown = [c for c in columns if c != "index"]
+    table = [["index", *shown]]
+    for i in facts["top"]:
+        table.append([str(i)] + [_format(float(columns[c][0][i])) for c in shown])
+    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
+    lines += [
+        "    " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True))
+        for row in table
+    ]
+    for kind, count in facts["non_finite"].items():
+        lines.append(f"  {count} of {n} scores are {kind}: {MEANINGS[kind]}.")
+    return lines
+
 
 def summary_rows(results, nn_ratio=None):
     """One row per model: held-out log-likelihood, quantiles of M, top 10, agreement.
 
     ``results`` maps a model name to ``{"scorer": fitted MemorizationScorer,
-    "X": data}``; ``nn_ratio`` maps a model name to ``(indices, ratio)``.
+    "X": data}``; ``nn_ratio`` maps a model name to a per-sample
+    nearest-neighbour ratio (NaN where there is none). Agreement columns
+    (Spearman rho between models) appear only when there is another model.
     """
     rows = []
     names = list(results)
     for name in names:
         scorer = results[name]["scorer"]
         M = scorer.memorization_scores_
-        finite = M[np.isfinite(M)]
+        facts = summary(scorer)
         row = {
             "model": name,
             "held-out log-lik.": scorer.score(results[name]["X"]),
-            "mean M": float(np.mean(finite)),
-            "q95 M": float(np.quantile(finite, 0.95)),
-            "q99 M": float(np.quantile(finite, 0.99)),
-            "top 10": [int(i) for i in np.argsort(np.nan_to_num(-M, nan=np.inf))[:10]],
+            "median M": facts["quantiles"]["q0.5"],
+            "q99 M": facts["quantiles"]["q0.99"],
+            "non-finite M": sum(facts["non_finite"].values()),
+            "top 10": facts["top"],
         }
-        for other in names:
+        for other in names if len(names) > 1 else ():
             if other == name:
                 row[f"rho vs {other}"] = "-"
             else:
@@ -39,14 +152,19 @@ def summary_rows(results, nn_ratio=None):
                 )
                 row[f"rho vs {other}"] = float(agreement.spearman)
         if nn_ratio and name in nn_ratio:
-            indices, ratio = nn_ratio[name]
-            row["rho vs NN test"] = float(compare_scores(M[indices], ratio).spearman)
+            ratio = nn_ratio[name]
+            keep = np.isfinite(ratio) & np.isfinite(M)
+            row["rho vs NN test"] = float(compare_scores(M[keep], ratio[keep]).spearman)
         rows.append(row)
     return rows
 
 
 def _format(value):
+    if value is None:
+        return ""
     if isinstance(value, float):
+        if not np.isfinite(value):
+            return str(value)
         return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.3e}"
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
@@ -65,8 +183,28 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def write_report(out, rows, figures, *, title, notes=()):
-    """PNG files and ``index.html`` (images embedded) under ``out``."""
+def write_settings(path, settings, summaries):
+    """The run's settings and each model's summary as JSON (``scores.json``)."""
+    Path(path).write_text(
+        json.dumps({"settings": settings, "summary": summaries}, indent=2) + "\n"
+    )
+
+
+def _html_table(header, rows):
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(out, rows, figures, *, title, notes=(), settings=None, details=()):
+    """PNG files and ``index.html`` (images embedded) under ``out``.
+
+    ``notes`` are paragraphs of explanation; ``settings`` a dict shown as a
+    table; ``details`` lines shown after the model table (the summaries).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images = []
@@ -76,15 +214,16 @@ def write_report(out, rows, figures, *, title, notes=()):
         fig.savefig(buffer, format="png", dpi=110)
         images.append((name, base64.b64encode(buffer.getvalue()).decode("ascii")))
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    table = "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    table += "</tr>"
-    for row in rows:
-        table += "<tr>" + "".join(
-            f"<td>{html.escape(_format(row.get(c, '')))}</td>" for c in columns
-        )
-        table += "</tr>"
-    table += "</table>"
+    table = _html_table(columns, [[row.get(c, "") for c in columns] for row in rows])
     body = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+    settings_html = ""
+    if settings:
+        settings_html = "<h2>Settings</h2>" + _html_table(
+            ["setting", "value"], list(settings.items())
+        )
+    details_html = ""
+    if details:
+        details_html = "<pre>" + html.escape("\n".join(details)) + "</pre>"
     figures_html = "".join(
         f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
         f"<figcaption>{html.escape(name)}</figcaption></figure>"
@@ -101,8 +240,10 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 {body}
-<h2>Comparison</h2>
+<h2>Models</h2>
 {table}
+{details_html}
+{settings_html}
 <h2>Figures</h2>
 {figures_html}
 </body></html>

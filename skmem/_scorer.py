@@ -7,9 +7,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.neighbors import KernelDensity
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import _safe_indexing, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._aggregate import _AGGREGATES, _in_out, scores_from_in_out, warn_missing
 from ._audit import membership_audit
@@ -26,7 +31,7 @@ from ._reliability import (
     repeat_groups,
     split_half_reliability,
 )
-from ._rows import mean_over_matching_rows
+from ._rows import check_no_missing, mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import select_engine
 
@@ -193,7 +198,8 @@ class MemorizationScorer(BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": "no_validation",
-        "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
+        # "cv_object" covers ints >= 2 and splitters.
+        "cv": ["cv_object"],
         "n_repeats": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "target_reliability": [Interval(Real, 0, 1, closed="neither")],
         "max_repeats": [Interval(Integral, 3, None, closed="left")],
@@ -252,10 +258,11 @@ class MemorizationScorer(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
-            allow_nan = get_tags(self._base_estimator()).input_tags.allow_nan
-        except (TypeError, AttributeError):  # not a scikit-learn estimator
-            allow_nan = False
-        tags.input_tags.allow_nan = allow_nan
+            estimator = self._base_estimator()
+        except TypeError:
+            return tags
+        tags.input_tags.allow_nan = _input_tag(estimator, "allow_nan")
+        tags.input_tags.sparse = _input_tag(estimator, "sparse")
         return tags
 
     @_fit_context(
@@ -267,9 +274,14 @@ class MemorizationScorer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. Integer input is converted to float64; float32 is
-            kept.
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data, passed to the estimator as it is: DataFrames of any
+            dtypes (a pipeline with a
+            :class:`~sklearn.compose.ColumnTransformer` encodes them), sparse
+            matrices where the estimator takes them. Each model gets its
+            training rows the way :func:`~sklearn.model_selection.cross_validate`
+            indexes them. NaN or infinite cells are refused unless the
+            estimator allows NaN.
         y : None
             Ignored; present for API consistency.
         groups : array-like of shape (n_samples,), default=None
@@ -282,14 +294,8 @@ class MemorizationScorer(BaseEstimator):
             The fitted scorer.
         """
         estimator = self._base_estimator()
-        X = validate_data(
-            self,
-            X,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=2,
-            ensure_all_finite=not get_tags(self).input_tags.allow_nan,
-        )
-        n_samples = X.shape[0]
+        X = self._validate_table(X, reset=True, estimator=estimator)
+        n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
         auto = self.n_repeats == "auto"
         if auto and not isinstance(self.cv, Integral):
@@ -540,15 +546,34 @@ class MemorizationScorer(BaseEstimator):
             self.log_likelihoods_, self.train_masks_, self.test_masks_
         )
 
+    def _validate_table(self, X, *, reset, estimator):
+        """Check ``X``'s shape and cells without converting it; record its features.
+
+        ``X`` reaches the estimator unchanged, except that inputs without a
+        ``shape`` (lists) become arrays. Sparse input is refused, with
+        scikit-learn's message, where the estimator's tags do not accept it.
+        """
+        checked = check_array(
+            X,
+            accept_sparse=_input_tag(estimator, "sparse"),
+            dtype=None,
+            ensure_all_finite=False,
+            ensure_min_samples=2 if reset else 1,
+        )
+        if not hasattr(X, "shape"):
+            X = checked
+        if not _input_tag(estimator, "allow_nan"):
+            check_no_missing(
+                X,
+                hint=" The estimator does not accept missing values: impute them "
+                "(e.g. SimpleImputer inside a pipeline) or drop those rows.",
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return X
+
     def _validate_query(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=not get_tags(self).input_tags.allow_nan,
-        )
+        return self._validate_table(X, reset=False, estimator=self._base_estimator())
 
     def score_samples(self, X):
         """Memorization score of each row of ``X``.
@@ -560,7 +585,10 @@ class MemorizationScorer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_rows, n_features)
+        X : {array-like, sparse matrix, DataFrame} of shape (n_rows, n_features)
+            Rows of the same kind as the training data; they are compared with
+            the training rows by value, column by column (strings and
+            categories included).
 
         Returns
         -------
@@ -574,7 +602,7 @@ class MemorizationScorer(BaseEstimator):
         n_unseen = int((~seen).sum())
         if n_unseen:
             warnings.warn(
-                f"{n_unseen} of {len(X)} rows were not in the training data; their "
+                f"{n_unseen} of {len(seen)} rows were not in the training data; their "
                 "memorization score is 0.0 by definition (a model cannot have "
                 "memorized a sample it was not trained on).",
                 UserWarning,
@@ -591,7 +619,8 @@ class MemorizationScorer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_rows, n_features)
+        X : {array-like, sparse matrix, DataFrame} of shape (n_rows, n_features)
+            Rows of the same kind as the training data.
         y : None
             Ignored.
 
@@ -606,7 +635,8 @@ class MemorizationScorer(BaseEstimator):
             self._fit_X, self.out_log_likelihood_, X
         )
         if not seen.all():
-            held_out[~seen] = self._engine.ensemble_log_likelihood(X[~seen])
+            unseen = _safe_indexing(X, np.flatnonzero(~seen))
+            held_out[~seen] = self._engine.ensemble_log_likelihood(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
 
@@ -621,6 +651,24 @@ def _why_no_tests(log_likelihoods, n_repeats):
         f"use n_repeats >= {MIN_REPEATS_FOR_TESTS} (standard errors and the "
         "reliability need 2, intervals and p-values 3), or n_repeats='auto'"
     )
+
+
+def _input_tag(estimator, name):
+    """An input tag of ``estimator``; a pipeline's is its first step's.
+
+    A pipeline hands X to its first step only (an imputer takes NaN, a
+    vectorizer sparse input, whatever comes after); scikit-learn's own pipeline
+    tags are stricter than that.
+    """
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        first = next((s for _, s in steps if s not in (None, "passthrough")), None)
+        if first is not None:
+            return _input_tag(first, name)
+    try:
+        return bool(getattr(get_tags(estimator).input_tags, name))
+    except (TypeError, AttributeError):  # not a scikit-learn estimator
+        return False
 
 
 def _check_fits_in_memory(engine, n_models, n_samples):

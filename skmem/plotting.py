@@ -124,7 +124,16 @@ class MemorizationDisplay:
         )
         return display.plot(ax=ax, **kwargs)
 
-    def plot(self, ax=None, *, n_examples=8, quantiles=(0.5, 0.95, 0.99), bins=50):
+    def plot(
+        self,
+        ax=None,
+        *,
+        n_examples=8,
+        quantiles=(0.5, 0.95, 0.99),
+        bins=50,
+        xscale="auto",
+        nn_xscale="linear",
+    ):
         """Draw the panels.
 
         Parameters
@@ -137,6 +146,14 @@ class MemorizationDisplay:
         quantiles : tuple of float, default=(0.5, 0.95, 0.99)
             Quantiles marked on the histogram.
         bins : int, default=50
+        xscale : {"auto", "linear", "symlog"}, default="auto"
+            Score axis of the histogram. ``"symlog"`` is logarithmic beyond the
+            spread of the bulk of the scores (linear within it), with bins of
+            equal width on that axis, so that a few very large scores do not
+            squash all the others into one bar. ``"auto"`` picks it when the
+            range of the scores exceeds 20 times their interquartile range.
+        nn_xscale : {"linear", "log"}, default="linear"
+            Axis of the nearest-neighbour statistic in the scatter plot.
 
         Returns
         -------
@@ -170,7 +187,20 @@ class MemorizationDisplay:
             fig = ax.figure
             self.scatter_ax_ = self.gallery_axes_ = None
 
+        self._log_axes = []
+        linthresh = _symlog_threshold(finite) if xscale != "linear" else None
+        if xscale == "auto" and linthresh is not None:
+            spread = np.subtract(*np.quantile(finite, [0.75, 0.25]))
+            if np.ptp(finite) <= 20 * max(spread, np.finfo(float).tiny):
+                linthresh = None
+        self.xscale_ = "linear" if linthresh is None else "symlog"
+        if linthresh is not None:
+            ax.set_xscale("symlog", linthresh=linthresh)
+            bins = _equal_bins(ax, finite, bins)
         ax.hist(finite, bins=bins, color="tab:blue", alpha=0.8)
+        if linthresh is not None:
+            _readable_ticks(ax.xaxis, "symlog", linthresh=linthresh)
+            self._log_axes.append(ax.xaxis)
         self.quantile_lines_ = []
         for q, style in zip(quantiles, ("-", "--", ":"), strict=False):
             value = np.quantile(finite, q) if finite.size else np.nan
@@ -186,6 +216,10 @@ class MemorizationDisplay:
 
         if self.scatter_ax_ is not None:
             self.scatter_ax_.scatter(self.nn_distance, self.scores, s=4, alpha=0.5)
+            if nn_xscale == "log":
+                self.scatter_ax_.set_xscale("log")
+                _readable_ticks(self.scatter_ax_.xaxis, "log")
+                self._log_axes.append(self.scatter_ax_.xaxis)
             self.scatter_ax_.set_xlabel("nearest-neighbour statistic")
             self.scatter_ax_.set_ylabel("M (nats)")
             self.scatter_ax_.set_title("M against the nearest-neighbour test")
@@ -205,8 +239,91 @@ class MemorizationDisplay:
                         axis.set_title(f"#{i}\n{self.scores[i]:.1f}", fontsize=7)
                 self.gallery_axes_[r][0].set_ylabel(f"{label}\nmemorized", fontsize=8)
         fig.tight_layout()
+        for axis in self._log_axes:
+            _drop_overlapping_labels(axis)
         self.figure_, self.ax_ = fig, ax
         return self
+
+
+def _symlog_threshold(finite):
+    """Where a symmetric log axis turns logarithmic: the spread of the bulk."""
+    if finite.size < 2:
+        return None
+    q25, q75 = np.quantile(finite, [0.25, 0.75])
+    spread = max(q75 - q25, np.abs(np.median(finite)) * 0.1)
+    return float(spread) if spread > 0 else None
+
+
+def _equal_bins(ax, values, n_bins):
+    """Bin edges of equal width on ``ax``'s x scale, covering ``values``."""
+    transform = ax.xaxis.get_transform()
+    ends = transform.transform(np.array([values.min(), values.max()]))
+    edges = np.linspace(ends[0], ends[1], n_bins + 1)
+    edges = transform.inverted().transform(edges)
+    edges[[0, -1]] = values.min(), values.max()  # exact, despite rounding
+    return edges
+
+
+def _readable_ticks(axis, scale, linthresh=None):
+    """Few, plain tick labels on a log or symlog axis, so that none overlap.
+
+    Labels go on 1 to 9 times powers of ten when the axis spans less than a
+    decade, on 1, 2 and 5 times them below two decades, on powers of ten
+    otherwise; :func:`_drop_overlapping_labels` then removes those that collide.
+    """
+    from matplotlib import ticker
+
+    low, high = sorted(abs(v) for v in axis.get_view_interval())
+    if scale == "symlog":
+        low = max(low, linthresh)
+    decades = np.log10(max(high, 1e-300) / max(low, 1e-300)) if low > 0 else 0.0
+    if decades < 1:
+        subs = np.arange(1.0, 10.0)
+    else:
+        subs = (1.0, 2.0, 5.0) if decades < 2 else (1.0,)
+    if scale == "log":
+        locator = ticker.LogLocator(base=10, subs=subs, numticks=7)
+    else:
+        locator = ticker.SymmetricalLogLocator(base=10, linthresh=linthresh, subs=subs)
+        locator.numticks = 7
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _drop_overlapping_labels(axis, pad_px=6.0):
+    """Keep the tick labels of a horizontal axis that fit side by side.
+
+    Zero first, then powers of ten, then the others, each kept where its label
+    (width estimated from its length and the font size) clears those kept.
+    """
+    from matplotlib import ticker
+
+    low, high = sorted(axis.get_view_interval())
+    ticks = [t for t in axis.get_major_locator()() if low <= t <= high]
+    formatter = axis.get_major_formatter()
+    labels = {t: formatter(t, 0) for t in ticks}
+    figure = axis.axes.figure
+    size = axis.get_ticklabels()[0].get_fontsize() if axis.get_ticklabels() else 10
+    char_px = 0.6 * size * figure.dpi / 72
+    to_px = axis.axes.transData.transform
+
+    def priority(t):
+        if t == 0:
+            return 0
+        mantissa = abs(t) / 10 ** np.floor(np.log10(abs(t)))
+        return 1 if np.isclose(mantissa, 1) else 2
+
+    kept = []  # (left, right)
+    chosen = []
+    for t in sorted(ticks, key=priority):
+        x = to_px((t, 0))[0]
+        half = 0.5 * len(labels[t]) * char_px
+        span = (x - half - pad_px / 2, x + half + pad_px / 2)
+        if all(span[1] <= a or span[0] >= b for a, b in kept):
+            kept.append(span)
+            chosen.append(t)
+    axis.set_major_locator(ticker.FixedLocator(sorted(chosen)))
 
 
 class MembershipAuditDisplay:

@@ -1,10 +1,23 @@
 """The skmem command end to end, in a subprocess."""
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+from skmem import MemorizationScorer, __version__, cli
+
+# The subprocess imports the skmem under test, not another installed copy.
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        [str(Path(cli.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    ),
+}
 
 
 def skmem(*args, cwd):
@@ -14,6 +27,7 @@ def skmem(*args, cwd):
         text=True,
         cwd=cwd,
         timeout=600,
+        env=ENV,
     )
 
 
@@ -39,8 +53,18 @@ def _check_scores_csv(path, n):
         "out_log_likelihood",
     )
     assert len(table) == n
+    # Ten significant digits in the file.
     np.testing.assert_allclose(
-        table["score"], table["in_log_likelihood"] - table["out_log_likelihood"]
+        table["score"],
+        table["in_log_likelihood"] - table["out_log_likelihood"],
+        atol=1e-8
+        * np.nanmax(
+            np.abs(
+                np.where(
+                    np.isfinite(table["score"]), table["out_log_likelihood"], np.nan
+                )
+            )
+        ),
     )
     return table
 
@@ -83,7 +107,11 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
     "setup, args, message",
     [
         (None, ["score", "missing.npy"], "no such file"),
-        ("text", ["score", "bad.csv"], "column 'b' is not numeric"),
+        (
+            "text",
+            ["score", "bad.csv", "--no-preprocess", "--cv", "2"],
+            "column 'b' is not numeric, and --no-preprocess",
+        ),
         ("nan", ["score", "nan.npy"], "NaN"),
         (
             "ok",
@@ -93,9 +121,36 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
         ("ok", ["score", "ok.npy", "--param", "oops"], "KEY=VALUE"),
         ("ok", ["score", "ok.npy", "--cv", "1"], "--cv must be at least 2"),
         ("ok", ["score", "ok.txt"], "expected a .npy, .npz or .csv"),
+        # A model that fails to fit in a fold: the model, the fold, the cause.
+        (
+            "ok",
+            [
+                "score",
+                "ok.npy",
+                "--model",
+                "gmm",
+                "--param",
+                "n_components=100",
+                "--n-jobs",
+                "1",
+            ],  # fmt: skip
+            "gmm (GaussianMixture) failed to fit in fold 1 of 10, on its 18 "
+            "training rows: ValueError: Expected n_samples >= n_components",
+        ),
+        ("ok", ["score", "ok.npy", "--param", "kernel=foo"], "'kernel' parameter"),
+        ("ok", ["score", "ok.npy", "--param", "bandwidth=-1"], "'bandwidth' param"),
+        ("ok", ["score", "ok.npy", "--param", "bandwidth=0"], "'bandwidth' param"),
+        ("ok", ["score", "ok.npy", "--cv", "30"], "--cv 30 needs at least 30 rows"),
+        ("header", ["score", "header.csv"], "has a header (a, b) but no rows"),
+        ("gap", ["score", "gap.csv", "--cv", "2"], "NaN at row 1, column 'b'"),
+        ("nan", ["score", "nan.npy"], "NaN at row 0, column 'column 1'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, setup, args, message):
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path, monkeypatch, capsys, setup, args, message
+):
+    # In-process (any exception would fail the test as a traceback would);
+    # test_bad_input_in_a_subprocess covers the real command.
     if setup == "text":
         (tmp_path / "bad.csv").write_text("a,b\n1,x\n2,3\n")
     elif setup == "nan":
@@ -103,17 +158,172 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, setup, args, message):
     elif setup == "ok":
         np.save(tmp_path / "ok.npy", np.random.RandomState(0).normal(size=(20, 2)))
         (tmp_path / "ok.txt").write_text("1 2\n")
-    result = skmem(*args, cwd=tmp_path)
+    elif setup == "header":
+        (tmp_path / "header.csv").write_text("a,b\n")
+    elif setup == "gap":
+        (tmp_path / "gap.csv").write_text("a,b,c\n1,2,x\n3,,y\n4,5,z\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(args) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_bad_input_in_a_subprocess(tmp_path):
+    np.save(tmp_path / "ok.npy", np.random.RandomState(0).normal(size=(20, 2)))
+    result = skmem(
+        "score", "ok.npy", "--model", "gmm", "--param", "n_components=100",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 2
-    assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("skmem: error: gmm (GaussianMixture) failed to")
 
 
-def test_help():
-    result = subprocess.run(
-        [sys.executable, "-m", "skmem", "score", "--help"],
-        capture_output=True,
-        text=True,
+def _exit_code(argv):
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:  # argparse's --help and --version
+        return exc.code
+
+
+def test_help_states_every_models_defaults(capsys):
+    assert _exit_code(["score", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--param KEY=VALUE" in out
+    for model, (_, cls, defaults) in cli.MODELS.items():
+        line = next(li for li in out.splitlines() if f" {model}  " in li)
+        assert cls in line
+        for key, value in defaults.items():
+            assert f"{key}={value!r}" in line
+    assert 'likelihood="gaussian"' in out
+
+
+def test_bare_command_prints_help_and_version(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _exit_code([]) == 0
+    out = capsys.readouterr().out
+    assert "usage: skmem" in out and "skmem demo" in out
+    assert "fitting" not in out and not (tmp_path / "skmem-report").exists()
+    assert _exit_code(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"skmem {__version__}"
+
+
+def _write_mixed_csv(path, n, seed=0):
+    rng = np.random.RandomState(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n) * 10 + 100
+    c = rng.choice(["red", "green", "blue"], n)
+    rows = zip(a.tolist(), b.tolist(), c, strict=True)
+    lines = ["a,b,c"] + [f"{x!r},{y!r},{z}" for x, y, z in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return np.column_stack([a, b, c.astype(object)]).astype(object)
+
+
+@pytest.mark.parametrize("model", ["kde", "gmm"])
+def test_csv_with_a_categorical_column(tmp_path, model):
+    from sklearn.compose import make_column_transformer
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X = _write_mixed_csv(tmp_path / "mixed.csv", 40)
+    params = ["--param", "n_components=2"] if model == "gmm" else []
+    result = skmem(
+        "score", "mixed.csv", "--model", model, *params, "--cv", "4", "--seed", "2",
+        "--n-jobs", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "one-hot encoding of the 1 categorical column(s) (c)" in result.stdout
+    table = _check_scores_csv(tmp_path / "scores.csv", 40)
+    estimator = cli.make_estimator(model, {"n_components": 2} if model == "gmm" else {})
+    pipe = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
+            (StandardScaler(), [0, 1]),
+        ),
+        estimator,
     )
-    assert result.returncode == 0 and "--param KEY=VALUE" in result.stdout
+    expected = MemorizationScorer(
+        pipe, cv=KFold(4, shuffle=True, random_state=2), random_state=2
+    ).fit(X)
+    np.testing.assert_allclose(table["score"], expected.memorization_scores_, rtol=1e-6)
+
+
+def test_summary_counts_infinite_scores(tmp_path):
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(50, 2)) * 3)
+    result = skmem(
+        "score", "d.npy", "--param", "kernel=tophat", "--param", "bandwidth=0.5",
+        "--cv", "5", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    scores = _check_scores_csv(tmp_path / "scores.csv", 50)["score"]
+    n_inf = int(np.isposinf(scores).sum())
+    assert 0 < n_inf < 50
+    assert f"{n_inf} of 50 scores are +inf: the models that held" in result.stdout
+    assert "quantiles of the finite scores" in result.stdout
+    top = [int(i) for i in np.argsort(-scores, kind="stable")[:10]]
+    summary = json.loads((tmp_path / "scores.json").read_text())["summary"]["kde"]
+    assert summary["top"] == top and summary["non_finite"] == {"+inf": n_inf}
+
+
+def test_vae_on_data_outside_the_unit_interval(tmp_path):
+    pytest.importorskip("torch")
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(30, 3)) * 5)
+    result = skmem(
+        "score", "d.npy", "--model", "vae", "--param", "max_epochs=1",
+        "--param", "n_importance_samples=4", "--cv", "2", "--n-jobs", "1",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert 'likelihood="gaussian" on standardized columns' in result.stdout
+    assert np.isfinite(_check_scores_csv(tmp_path / "scores.csv", 30)["score"]).all()
+
+
+def test_internal_errors_are_not_usage_errors(tmp_path, monkeypatch):
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(20, 2)))
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cli, "run_models", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["score", str(tmp_path / "d.npy")])
+
+
+def test_report_explains_itself_and_records_the_settings(tmp_path):
+    pytest.importorskip("matplotlib")
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    np.save(tmp_path / "d.npy", X)
+    result = skmem(
+        "score", "d.npy", "--model", "gmm", "--param", "n_components=2", "--cv", "3",
+        "--seed", "7", "--report", "rep", "--out", "out/s.csv", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    settings = json.loads((tmp_path / "out" / "s.json").read_text())["settings"]
+    assert settings["skmem version"] == __version__
+    assert (settings["cv"], settings["repeats"], settings["seed"]) == (3, 1, 7)
+    assert "n_components=2" in settings["model gmm"]
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Memorization score M (nats) of each training sample" in page
+    assert "Duplicated rows score low" in page
+    assert "<h2>Settings</h2>" in page and "n_components=2" in page
+    assert "skmem version" in page and "top 10 samples" in page
+    assert "rho vs gmm" not in page and "rho vs NN test" in page
+
+
+def test_nn_ratio_covers_every_sample():
+    from sklearn.mixture import GaussianMixture
+
+    from skmem.baselines import nearest_neighbor_distance_ratio
+
+    X = np.random.RandomState(0).normal(size=(40, 2))
+    gmm = GaussianMixture(2)
+    scorer = MemorizationScorer(gmm, cv=4, random_state=0).fit(X)
+    ratio = cli.nn_ratio(gmm, scorer, X, seed=0)
+    assert np.isfinite(ratio).all()
+    train = np.flatnonzero(scorer.train_masks_[0])
+    test = np.flatnonzero(scorer.test_masks_[0])
+    generated = scorer.estimators_[0].sample(len(train))[0]
+    np.testing.assert_array_equal(
+        ratio[train], nearest_neighbor_distance_ratio(X[train], generated, X[test])
+    )

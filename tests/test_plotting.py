@@ -55,3 +55,66 @@ def test_given_axes_and_unfitted(fitted):
     with pytest.raises(NotFittedError):
         MemorizationDisplay.from_estimator(MemorizationScorer())
     plt.close("all")
+
+
+def _bulk_with_outliers():
+    rng = np.random.RandomState(0)
+    return np.concatenate([rng.normal(0, 0.05, 505), [40.0, 60.0, 90.0]])
+
+
+def _bins_holding(display, values):
+    """Histogram bars that hold at least one of ``values``."""
+    return sum(
+        1
+        for p in display.ax_.patches
+        if p.get_height() > 0
+        and ((values >= p.get_x()) & (values <= p.get_x() + p.get_width())).any()
+    )
+
+
+def test_outliers_do_not_squash_the_histogram_into_one_bar():
+    import matplotlib.pyplot as plt
+
+    scores = _bulk_with_outliers()
+    bulk = scores[:505]
+    display = MemorizationDisplay.from_scores(scores)
+    assert display.xscale_ == "symlog" and display.ax_.get_xscale() == "symlog"
+    assert sum(p.get_height() for p in display.ax_.patches) == len(scores)
+    assert _bins_holding(display, bulk) >= 10
+    linear = MemorizationDisplay.from_scores(scores, xscale="linear")
+    assert linear.xscale_ == "linear" and _bins_holding(linear, bulk) <= 2
+    # Without outliers the axis stays linear.
+    assert MemorizationDisplay.from_scores(bulk).xscale_ == "linear"
+    plt.close("all")
+
+
+def _visible_label_boxes(fig, axis):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    low, high = sorted(axis.get_view_interval())
+    ticks = zip(axis.get_major_ticks(), axis.get_majorticklocs(), strict=True)
+    boxes = [
+        tick.label1.get_window_extent(renderer)
+        for tick, loc in ticks
+        if low <= loc <= high and tick.label1.get_visible() and tick.label1.get_text()
+    ]
+    minor = [t for t in axis.get_minorticklabels() if t.get_text()]
+    return boxes, minor
+
+
+@pytest.mark.parametrize(
+    "nn_low, nn_high", [(0.4, 3.0), (1e-3, 1e3), (0.9, 1.2)], ids=str
+)
+def test_log_axis_tick_labels_do_not_overlap(nn_low, nn_high):
+    import matplotlib.pyplot as plt
+
+    scores = _bulk_with_outliers()
+    nn = np.geomspace(nn_low, nn_high, len(scores))
+    display = MemorizationDisplay.from_scores(scores, nn_distance=nn, nn_xscale="log")
+    for axis in (display.ax_.xaxis, display.scatter_ax_.xaxis):
+        boxes, minor = _visible_label_boxes(display.figure_, axis)
+        assert len(boxes) >= 2 and not minor
+        boxes.sort(key=lambda b: b.x0)
+        for left, right in zip(boxes[:-1], boxes[1:], strict=True):
+            assert left.x1 <= right.x0
+    plt.close("all")

@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmem import MemorizationScorer
+from skmem.engines.generic import failed_model
 
 
 def _uniform(n_samples):
@@ -376,9 +377,12 @@ def test_estimator_without_score_samples_names_the_method():
 def test_failing_fit_names_model_and_training_size():
     X = _uniform(10)
     cv = ShuffleSplit(3, train_size=7, random_state=0)
-    with pytest.raises(RuntimeError, match="Model 0 failed to fit on its 7") as info:
+    with pytest.raises(ArithmeticError) as info:
         MemorizationScorer(_Fails(), cv=cv).fit(X)
-    assert isinstance(info.value.__cause__, ArithmeticError)
+    assert failed_model(info.value) == (0, 7)
+    assert "model 0 of the split plan failed to fit on its 7" in str(
+        info.value.__notes__
+    )
 
 
 def test_nan_log_likelihoods_name_the_model():

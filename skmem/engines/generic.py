@@ -5,12 +5,31 @@ import time
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import clone
-from sklearn.utils import gen_batches
+from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _num_features, _num_samples
 from threadpoolctl import threadpool_limits
 
 from .._memory import rows_per_block
 from ._base import EngineResult, check_log_likelihoods, dense_matrix_bytes
+
+
+def mark_failed_fit(exc, model_index, n_train):
+    """Name the model in an exception raised by its ``fit``, keeping its type.
+
+    A note is added to the traceback, and ``failed_model(exc)`` returns the
+    index; both survive the trip back from a joblib worker.
+    """
+    exc.add_note(
+        f"skmem: model {model_index} of the split plan failed to fit on its "
+        f"{n_train} training samples."
+    )
+    exc.skmem_failed_model = (model_index, n_train)
+
+
+def failed_model(exc):
+    """``(model_index, n_train)`` when ``exc`` came from a model's fit, else None."""
+    return getattr(exc, "skmem_failed_model", None)
 
 
 def set_random_states(estimator, seed):
@@ -40,11 +59,16 @@ def score_in_blocks(model, X):
     A density model's scoring needs some multiple of a row's size per row (a
     mixture: one centred copy per component); 32 rows' worth is budgeted.
     """
-    block = rows_per_block(32 * 8 * X.shape[1], len(X))
+    n_rows = _num_samples(X)
+    block = rows_per_block(32 * 8 * _num_features(X), n_rows)
+    if block >= n_rows:
+        return np.asarray(model.score_samples(X), dtype=np.float64).reshape(-1)
     return np.concatenate(
         [
-            np.asarray(model.score_samples(X[rows]), dtype=np.float64).reshape(-1)
-            for rows in gen_batches(len(X), block)
+            np.asarray(
+                model.score_samples(_safe_indexing(X, rows)), dtype=np.float64
+            ).reshape(-1)
+            for rows in gen_batches(n_rows, block)
         ]
     )
 
@@ -56,15 +80,16 @@ def _fit_and_score(estimator, X, train, seed, index, cache=None, key=None):
     # multi-threaded reductions round differently, and results must not depend
     # on how the work was spread. Parallelism comes from n_jobs instead.
     with threadpool_limits(limits=1):
+        # Rows are taken as cross_validate takes them: DataFrames, sparse
+        # matrices and lists keep their type.
+        # The estimator's own exception goes on, with the model named in it.
         try:
-            model.fit(X[train])
+            model.fit(_safe_indexing(X, train))
         except Exception as exc:
-            raise RuntimeError(
-                f"Model {index} failed to fit on its {len(train)} training samples: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+            mark_failed_fit(exc, index, len(train))
+            raise
         log_likelihoods = score_in_blocks(model, X)
-    log_likelihoods = check_log_likelihoods(log_likelihoods, len(X), index)
+    log_likelihoods = check_log_likelihoods(log_likelihoods, _num_samples(X), index)
     if cache is not None:
         # Stored by the worker as soon as the model is done, so that a run killed
         # later keeps it.
@@ -168,7 +193,7 @@ class GenericEngine(SeparateModelsEngine):
 def ensemble_log_likelihood(estimators, X):
     """``logmeanexp_k log p_k(x)`` over fitted models, for rows ``x`` of ``X``."""
     rows = [
-        check_log_likelihoods(model.score_samples(X), len(X), k)
+        check_log_likelihoods(model.score_samples(X), _num_samples(X), k)
         for k, model in enumerate(estimators)
     ]
     return logsumexp(np.vstack(rows), axis=0) - np.log(len(rows))

@@ -35,6 +35,7 @@ from scipy.special import gammaln, logsumexp
 from sklearn.neighbors import KernelDensity
 from sklearn.utils import gen_even_slices
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_array
 from threadpoolctl import threadpool_limits
 
 from .._memory import budget_bytes, rows_per_block
@@ -312,6 +313,10 @@ class KernelDensityEngine:
         return dense_matrix_bytes(n_models, n_samples)
 
     def compute(self, estimator, X, plan):
+        # This engine stands in for KernelDensity.fit: check what fit checks
+        # (parameters, then a finite float array), before any work.
+        estimator._validate_params()
+        X = check_array(X, order="C", dtype=np.float64)
         n, d = X.shape
         self.kernel_ = estimator.kernel
         self.center_ = X.mean(axis=0)
@@ -444,7 +449,7 @@ class KernelDensityEngine:
         ``j`` weighs ``(1 / n_models) sum_{k trains on j} 1 / n_k`` under the
         models' bandwidth.
         """
-        X = np.asarray(X, dtype=np.float64)
+        X = check_array(X, order="C", dtype=np.float64)
         n_models = len(self.bandwidths_)
         compact = self.kernel_ in _COMPACT
         unique_h, h_index = np.unique(self.bandwidths_, return_inverse=True)
