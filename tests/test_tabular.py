@@ -62,7 +62,9 @@ def _reference(estimator, X, cv, seeds):
 def test_dataframe_with_string_column_matches_the_cross_validate_loop():
     df = _table()
     cv = KFold(4, shuffle=True, random_state=0)
-    scorer = MemorizationScorer(_mixed_pipeline(), cv=cv, random_state=0).fit(df)
+    scorer = MemorizationScorer(
+        _mixed_pipeline(), cv=cv, aggregate="logmeanexp", random_state=0
+    ).fit(df)
     expected = _reference(_mixed_pipeline(), df, cv, scorer.seeds_)
     np.testing.assert_allclose(scorer.memorization_scores_, expected, rtol=1e-10)
     assert list(scorer.feature_names_in_) == ["a", "b", "c"]
