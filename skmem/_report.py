@@ -26,7 +26,17 @@ EXPLANATION = (
     "sample only when it has seen it, i.e. it memorized it; these are often "
     "atypical or unique records. Duplicated rows score low, since each copy "
     "covers for the other. With one repeat the scores of single samples are "
-    "noisy: read the tail of the distribution, or use --repeats for error bars."
+    "noisy: read the tail of the distribution, or use --repeats (3 or more) for "
+    "error bars, the reliability of the ranking and significance."
+)
+
+SIGNIFICANCE = (
+    "Memorized at FDR q: samples whose M exceeds the bulk of the samples' scores "
+    "by more than their own uncertainty allows, with Benjamini-Hochberg's "
+    "false-discovery rate q (about q of them are false discoveries). A shift "
+    "shared by all samples (overfitting) is not memorization. Reliability: the "
+    "split-half rank correlation of M between two halves of the repeats, "
+    "corrected to all of them; near 1 the ranking is signal, near 0 noise."
 )
 
 MEANINGS = {
@@ -41,11 +51,21 @@ MEANINGS = {
 }
 
 
-def per_sample_columns(scorer):
+def _flags(scorer, alpha):
+    """``scorer.memorized(alpha)``, or None without p-values (fewer than 3 repeats)."""
+    pvalues = getattr(scorer, "memorization_pvalues_", None)
+    if pvalues is None or not np.isfinite(pvalues).any():
+        return None
+    return scorer.memorized(alpha=alpha)
+
+
+def per_sample_columns(scorer, alpha=0.05):
     """The per-sample table: ``{column name: (values, printf format)}``, in order.
 
     ``scores.csv`` is written from it and the top samples are shown from it;
-    add a column here and it appears in both.
+    add a column here and it appears in both. With 3 or more repeats it has
+    the 95 % interval, the p-value and the flag at false-discovery rate
+    ``alpha``.
     """
     M = scorer.memorization_scores_
     columns = {
@@ -57,6 +77,13 @@ def per_sample_columns(scorer):
     std = getattr(scorer, "memorization_std_", None)
     if std is not None and not np.isnan(std).all():
         columns["score_std"] = (std, "%.10g")
+    flags = _flags(scorer, alpha)
+    if flags is not None:
+        low, high = scorer.memorization_ci_.T
+        columns["ci_low"] = (low, "%.10g")
+        columns["ci_high"] = (high, "%.10g")
+        columns["pvalue"] = (scorer.memorization_pvalues_, "%.6g")
+        columns["memorized"] = (flags.astype(int), "%d")
     return columns
 
 
@@ -74,8 +101,9 @@ def write_scores_csv(path, columns):
     )
 
 
-def summary(scorer, *, top=10):
-    """Quantiles, the top samples and the counts of non-finite scores, as a dict."""
+def summary(scorer, *, top=10, alpha=0.05):
+    """Quantiles, the top samples, the counts of non-finite scores, the
+    reliability and the samples memorized at FDR ``alpha``, as a dict."""
     M = scorer.memorization_scores_
     finite = M[np.isfinite(M)]
     order = np.argsort(np.nan_to_num(-M, nan=np.inf, posinf=-np.inf), kind="stable")
@@ -84,8 +112,16 @@ def summary(scorer, *, top=10):
         "-inf": int(np.sum(M == -np.inf)),
         "NaN": int(np.isnan(M).sum()),
     }
+    flags = _flags(scorer, alpha)
+    reliability = getattr(scorer, "reliability_", np.nan)
     return {
         "n_samples": len(M),
+        "n_repeats": getattr(scorer, "n_repeats_", None),
+        "reliability": None if np.isnan(reliability) else float(reliability),
+        "alpha": alpha,
+        # None: not tested (fewer than 3 repeats); else the flagged samples,
+        # most memorized first.
+        "memorized": None if flags is None else [int(i) for i in order if flags[i]],
         "quantiles": {
             f"q{q:g}": float(np.quantile(finite, q)) if finite.size else None
             for q in QUANTILES
@@ -118,10 +154,49 @@ def format_summary(name, scorer, facts, columns):
     ]
     for kind, count in facts["non_finite"].items():
         lines.append(f"  {count} of {n} scores are {kind}: {MEANINGS[kind]}.")
+    lines += significance_lines(facts)
     return lines
 
 
-def summary_rows(results, nn_ratio=None):
+def significance_lines(facts):
+    """What the repeats say: the reliability and the samples memorized."""
+    rate = f"FDR {100 * facts['alpha']:g} %"
+    repeats = facts["n_repeats"]
+    if facts["reliability"] is None:
+        return [
+            "  reliability and significance need repeats: run with --repeats 3 "
+            "(or more) to learn which samples are memorized beyond chance."
+        ]
+    reliability = facts["reliability"]
+    verdict = (
+        "the ranking is mostly noise: read only the significant samples"
+        if reliability < 0.5
+        else "the ranking is partly noise"
+        if reliability < 0.8
+        else "the ranking is reliable"
+    )
+    lines = [
+        f"  ranking reliability {reliability:.2f} from {repeats} repeats: {verdict}."
+    ]
+    flagged = facts["memorized"]
+    if flagged is None:
+        lines.append("  significance needs 3 repeats or more (--repeats 3).")
+    elif not flagged:
+        lines.append(
+            f"  no sample is memorized beyond chance at {rate} "
+            f"(of {facts['n_samples']})."
+        )
+    else:
+        shown = " ".join(str(i) for i in flagged[:20])
+        more = f" and {len(flagged) - 20} more" if len(flagged) > 20 else ""
+        lines.append(
+            f"  {len(flagged)} of {facts['n_samples']} samples memorized beyond "
+            f"chance at {rate}: {shown}{more}."
+        )
+    return lines
+
+
+def summary_rows(results, nn_ratio=None, alpha=0.05):
     """One row per model: held-out log-likelihood, quantiles of M, top 10, agreement.
 
     ``results`` maps a model name to ``{"scorer": fitted MemorizationScorer,
@@ -134,13 +209,17 @@ def summary_rows(results, nn_ratio=None):
     for name in names:
         scorer = results[name]["scorer"]
         M = scorer.memorization_scores_
-        facts = summary(scorer)
+        facts = summary(scorer, alpha=alpha)
         row = {
             "model": name,
             "held-out log-lik.": scorer.score(results[name]["X"]),
             "median M": facts["quantiles"]["q0.5"],
             "q99 M": facts["quantiles"]["q0.99"],
             "non-finite M": sum(facts["non_finite"].values()),
+            "reliability": facts["reliability"],
+            f"memorized (FDR {100 * alpha:g}%)": None
+            if facts["memorized"] is None
+            else len(facts["memorized"]),
             "top 10": facts["top"],
         }
         for other in names if len(names) > 1 else ():

@@ -333,24 +333,30 @@ def _samples_with_seed(model):
 def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
     """Fit one MemorizationScorer per model on the same folds.
 
-    A model that fails to fit in a fold becomes a one-line UsageError naming the
-    model, the fold and the cause; other errors go on as they are.
+    Every model gets the same int ``cv`` and seed, so the same folds (and, with
+    ``repeats="auto"``, the same first repeats). A model that fails to fit in a
+    fold becomes a one-line UsageError naming the model, the fold and the
+    cause; other errors go on as they are.
     """
-    from sklearn.model_selection import KFold, RepeatedKFold
-
     from ._scorer import MemorizationScorer
     from .engines.generic import failed_model
 
-    if repeats > 1:
-        splitter = RepeatedKFold(n_splits=cv, n_repeats=repeats, random_state=seed)
-    else:
-        splitter = KFold(cv, shuffle=True, random_state=seed)
     results = {}
     for name, estimator in models.items():
         start = time.perf_counter()
-        print(f"[skmem] {name}: fitting {splitter.get_n_splits()} models", flush=True)
+        planned = (
+            f"{cv} models per repeat, until the ranking is reliable"
+            if repeats == "auto"
+            else f"{cv * repeats} models"
+        )
+        print(f"[skmem] {name}: fitting {planned}", flush=True)
         scorer = MemorizationScorer(
-            estimator, cv=splitter, n_jobs=n_jobs, random_state=seed, verbose=verbose
+            estimator,
+            cv=cv,
+            n_repeats=repeats,
+            n_jobs=n_jobs,
+            random_state=seed,
+            verbose=verbose,
         )
         try:
             scorer.fit(X)
@@ -361,14 +367,17 @@ def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
             k, n_train = failure
             cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             fold = f"fold {k % cv + 1} of {cv}"
-            if repeats > 1:
-                fold += f", repeat {k // cv + 1} of {repeats}"
+            if repeats != 1:
+                fold += f", repeat {k // cv + 1}"
             raise UsageError(
                 f"{name} ({_estimator_name(estimator)}) failed to fit in {fold}, on "
                 f"its {n_train} training rows: {type(exc).__name__}: {cause}"
             ) from exc
         seconds = time.perf_counter() - start
-        print(f"[skmem] {name}: done in {seconds:.1f}s ({scorer.engine_} engine)")
+        print(
+            f"[skmem] {name}: done in {seconds:.1f}s ({scorer.engine_} engine"
+            + (f", {scorer.n_repeats_} repeats)" if repeats == "auto" else ")")
+        )
         results[name] = {"scorer": scorer, "X": X, "estimator": estimator}
     return results
 
@@ -384,7 +393,7 @@ def _settings(args, models, extra=()):
 
     settings = {"skmem version": __version__}
     settings.update(extra)
-    for option in ("cv", "repeats", "seed", "n_jobs"):
+    for option in ("cv", "repeats", "alpha", "seed", "n_jobs"):
         settings[option] = getattr(args, option)
     for name, estimator in models.items():
         settings[f"model {name}"] = " ".join(repr(estimator).split())
@@ -401,18 +410,20 @@ def report(
     seed=0,
     settings=None,
     details=(),
+    alpha=0.05,
 ):
     """Table on stdout; figures and HTML under ``out`` when given."""
-    from ._report import format_table, summary_rows
+    from ._report import SIGNIFICANCE, format_table, summary_rows
 
     nn = {}
     for name, r in results.items():
         ratio = nn_ratio(r["estimator"], r["scorer"], r["X"], seed)
         if ratio is not None:
             nn[name] = ratio
-    rows = summary_rows(results, nn)
+    rows = summary_rows(results, nn, alpha=alpha)
     if nn or len(results) > 1:
         notes = [*notes, RHO_NOTE]
+    notes = [*notes, SIGNIFICANCE.replace("FDR q", f"FDR {alpha:g}")]
     print()
     print(format_table(rows))
     if out is None:
@@ -441,6 +452,7 @@ def report(
             image_shape=image_shape,
             nn_distance=nn.get(name),
             name=name,
+            alpha=alpha,
             nn_xscale="log",
         )
         if display.scatter_ax_ is not None:
@@ -475,7 +487,7 @@ REPORT_NOTES = (
 
 
 def _demo(args):
-    from ._report import EXPLANATION
+    from ._report import EXPLANATION, significance_lines, summary
     from .datasets import load_digits
 
     X = load_digits()
@@ -513,6 +525,10 @@ def _demo(args):
     settings = _settings(
         args, models, {"data": "scikit-learn digits, 1797 x 64, pixels / 16"}
     )
+    details = []
+    for name, r in results.items():
+        facts = summary(r["scorer"], alpha=args.alpha)
+        details += [f"{name}:", *significance_lines(facts)]
     report(
         results,
         args.out,
@@ -521,7 +537,11 @@ def _demo(args):
         notes=notes,
         seed=args.seed,
         settings=settings,
+        details=details,
+        alpha=args.alpha,
     )
+    print()
+    print("\n".join(details))
     print(f"[skmem] demo finished in {time.perf_counter() - start:.0f}s")
     return 0
 
@@ -558,9 +578,9 @@ def _score(args):
     scorer = results[args.model]["scorer"]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    columns = per_sample_columns(scorer)
+    columns = per_sample_columns(scorer, alpha=args.alpha)
     write_scores_csv(out, columns)
-    facts = summary(scorer)
+    facts = summary(scorer, alpha=args.alpha)
     settings = _settings(
         args,
         {args.model: estimator},
@@ -585,8 +605,28 @@ def _score(args):
             seed=args.seed,
             settings=settings,
             details=lines,
+            alpha=args.alpha,
         )
     return 0
+
+
+# The demo's repeats: enough for significance (3), within about a minute.
+DEMO_REPEATS = 3
+
+
+def _repeats(text):
+    """``--repeats``: a positive int, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or 'auto', got {text!r}"
+        )
+    return value
 
 
 DESCRIPTION = (
@@ -607,13 +647,23 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"skmem {__version__}")
     sub = parser.add_subparsers(dest="command")
 
-    def common(p):
+    def common(p, default_repeats):
         p.add_argument("--cv", type=int, default=10, help="folds (default 10)")
         p.add_argument(
             "--repeats",
-            type=int,
-            default=1,
-            help="repeats of the folds, for error bars (default 1)",
+            type=_repeats,
+            default=default_repeats,
+            help="repeats of the folds: 3 or more give error bars, the reliability "
+            "of the ranking and which samples are memorized beyond chance; 'auto' "
+            "adds repeats until the ranking is reliable (at most 10) "
+            f"(default {default_repeats})",
+        )
+        p.add_argument(
+            "--alpha",
+            type=float,
+            default=0.05,
+            help="false-discovery rate of the samples flagged as memorized "
+            "(default 0.05)",
         )
         p.add_argument(
             "--n-jobs",
@@ -627,7 +677,7 @@ def build_parser():
     demo = sub.add_parser(
         "demo", help="KDE, GMM and the VAE on scikit-learn's digits, with a report"
     )
-    common(demo)
+    common(demo, DEMO_REPEATS)
     demo.add_argument(
         "--out", default="skmem-report", help="report folder (default skmem-report)"
     )
@@ -665,7 +715,7 @@ def build_parser():
         action="store_false",
         help="no one-hot encoding of categorical columns, no scaling for the VAE",
     )
-    common(score)
+    common(score, 3)
     score.add_argument(
         "--out",
         default="scores.csv",
@@ -685,8 +735,8 @@ def main(argv=None):
     try:
         if args.cv < 2:
             raise UsageError(f"--cv must be at least 2, got {args.cv}")
-        if args.repeats < 1:
-            raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
+        if not 0 < args.alpha < 1:
+            raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
         return _demo(args) if args.command == "demo" else _score(args)
     except (UsageError, OSError, MemoryError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

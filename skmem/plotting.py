@@ -27,6 +27,13 @@ class MemorizationDisplay:
         plot of the score against it.
     name : str, default=None
         Name of the model, for titles.
+    memorized : ndarray of bool, shape (n_samples,), default=None
+        The samples memorized beyond chance (such as
+        :meth:`MemorizationScorer.memorized <skmem.MemorizationScorer.memorized>`):
+        the gallery marks them with a red frame and a star, and says so plainly
+        when none of the most memorized samples is significant.
+    alpha : float, default=None
+        The false-discovery rate of ``memorized``, for the labels.
 
     Attributes
     ----------
@@ -52,13 +59,23 @@ class MemorizationDisplay:
     """
 
     def __init__(
-        self, scores, *, X=None, image_shape=None, nn_distance=None, name=None
+        self,
+        scores,
+        *,
+        X=None,
+        image_shape=None,
+        nn_distance=None,
+        name=None,
+        memorized=None,
+        alpha=None,
     ):
         self.scores = np.asarray(scores, dtype=np.float64)
         self.X = None if X is None else np.asarray(X)
         self.image_shape = image_shape
         self.nn_distance = None if nn_distance is None else np.asarray(nn_distance)
         self.name = name
+        self.memorized = None if memorized is None else np.asarray(memorized, bool)
+        self.alpha = alpha
 
     @classmethod
     def from_estimator(
@@ -69,6 +86,7 @@ class MemorizationDisplay:
         image_shape=None,
         nn_distance=None,
         name=None,
+        alpha=0.05,
         ax=None,
         **kwargs,
     ):
@@ -82,6 +100,9 @@ class MemorizationDisplay:
             The training data, for the gallery.
         image_shape, nn_distance, name
             See the class parameters; ``name`` defaults to the estimator's class.
+        alpha : float, default=0.05
+            False-discovery rate of the samples marked as memorized, when the
+            scorer has p-values (3 repeats or more); None marks none.
         ax : matplotlib Axes, default=None
             Draw only the histogram, on this axes.
         **kwargs
@@ -97,12 +118,18 @@ class MemorizationDisplay:
         if name is None:
             estimator = getattr(scorer, "estimator", None)
             name = type(estimator).__name__ if estimator is not None else None
+        memorized = None
+        pvalues = getattr(scorer, "memorization_pvalues_", None)
+        if alpha is not None and pvalues is not None and np.isfinite(pvalues).any():
+            memorized = scorer.memorized(alpha=alpha)
         display = cls(
             scorer.memorization_scores_,
             X=X,
             image_shape=image_shape,
             nn_distance=nn_distance,
             name=name,
+            memorized=memorized,
+            alpha=alpha,
         )
         return display.plot(ax=ax, **kwargs)
 
@@ -115,12 +142,20 @@ class MemorizationDisplay:
         image_shape=None,
         nn_distance=None,
         name=None,
+        memorized=None,
+        alpha=None,
         ax=None,
         **kwargs,
     ):
         """Plot scores computed elsewhere (see the class parameters)."""
         display = cls(
-            scores, X=X, image_shape=image_shape, nn_distance=nn_distance, name=name
+            scores,
+            X=X,
+            image_shape=image_shape,
+            nn_distance=nn_distance,
+            name=name,
+            memorized=memorized,
+            alpha=alpha,
         )
         return display.plot(ax=ax, **kwargs)
 
@@ -236,13 +271,46 @@ class MemorizationDisplay:
                     if c < len(indices):
                         i = indices[c]
                         axis.imshow(self.X[i].reshape(self.image_shape), cmap="gray_r")
-                        axis.set_title(f"#{i}\n{self.scores[i]:.1f}", fontsize=7)
+                        star = ""
+                        if self.memorized is not None and self.memorized[i]:
+                            star = " *"
+                            for spine in axis.spines.values():
+                                spine.set(color="red", linewidth=2)
+                        title = f"#{i}{star}\n{self.scores[i]:.1f}"
+                        axis.set_title(title, fontsize=7)
                 self.gallery_axes_[r][0].set_ylabel(f"{label}\nmemorized", fontsize=8)
-        fig.tight_layout()
+            if self.memorized is not None:
+                self.gallery_axes_[0][0].figure.text(
+                    0.01,
+                    0.01,
+                    self._significance_note(rows[0]),
+                    fontsize=8,
+                    color="red" if self.memorized.any() else "black",
+                )
+        fig.tight_layout(rect=(0, 0.03, 1, 1) if self.memorized is not None else None)
         for axis in self._log_axes:
             _drop_overlapping_labels(axis)
         self.figure_, self.ax_ = fig, ax
         return self
+
+    def _significance_note(self, shown):
+        """One line under the gallery: how many samples are memorized beyond chance."""
+        rate = (
+            f"FDR {100 * self.alpha:g} %"
+            if self.alpha is not None
+            else "the chosen FDR"
+        )
+        n_flagged = int(self.memorized.sum())
+        if n_flagged == 0:
+            return (
+                f"No sample is memorized beyond chance at {rate}: the most memorized "
+                "samples shown are not significant."
+            )
+        marked = int(self.memorized[shown].sum())
+        return (
+            f"{n_flagged} samples memorized beyond chance at {rate}; * and a red frame "
+            f"mark the {marked} shown."
+        )
 
 
 def _symlog_threshold(finite):

@@ -39,7 +39,11 @@ def test_demo_with_tiny_settings(tmp_path):
     for model in ("KDE", "GMM"):
         assert f"\n{model} " in out
     assert "rho vs NN test" in out and "held-out log-lik." in out
+    # Three repeats by default: each model's reliability and significance.
+    assert "reliability" in out and "memorized (FDR 5%)" in out
+    assert out.count("ranking reliability") >= 2
     page = (tmp_path / "rep" / "index.html").read_text()
+    assert "ranking reliability" in page and "Memorized at FDR 0.05" in page
     assert "<table>" in page and page.count("data:image/png;base64,") >= 2
     assert (tmp_path / "rep" / "kde.png").stat().st_size > 10_000
 
@@ -70,7 +74,6 @@ def _check_scores_csv(path, n):
 
 
 def test_score_npy_matches_the_estimator(tmp_path):
-    from sklearn.model_selection import KFold
     from sklearn.neighbors import KernelDensity
 
     from skmem import MemorizationScorer
@@ -83,8 +86,9 @@ def test_score_npy_matches_the_estimator(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     table = _check_scores_csv(tmp_path / "s.csv", 80)
+    # The command line's defaults: 3 repeats of --cv folds, seeded by --seed.
     expected = MemorizationScorer(
-        KernelDensity(bandwidth=0.4), cv=KFold(4, shuffle=True, random_state=3)
+        KernelDensity(bandwidth=0.4), cv=4, n_repeats=3, random_state=3
     ).fit(X)
     np.testing.assert_allclose(table["score"], expected.memorization_scores_, rtol=1e-8)
 
@@ -134,7 +138,7 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
                 "--n-jobs",
                 "1",
             ],  # fmt: skip
-            "gmm (GaussianMixture) failed to fit in fold 1 of 10, on its 18 "
+            "gmm (GaussianMixture) failed to fit in fold 1 of 10, repeat 1, on its 18 "
             "training rows: ValueError: Expected n_samples >= n_components",
         ),
         ("ok", ["score", "ok.npy", "--param", "kernel=foo"], "'kernel' parameter"),
@@ -222,7 +226,6 @@ def _write_mixed_csv(path, n, seed=0):
 @pytest.mark.parametrize("model", ["kde", "gmm"])
 def test_csv_with_a_categorical_column(tmp_path, model):
     from sklearn.compose import make_column_transformer
-    from sklearn.model_selection import KFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -243,9 +246,7 @@ def test_csv_with_a_categorical_column(tmp_path, model):
         ),
         estimator,
     )
-    expected = MemorizationScorer(
-        pipe, cv=KFold(4, shuffle=True, random_state=2), random_state=2
-    ).fit(X)
+    expected = MemorizationScorer(pipe, cv=4, n_repeats=3, random_state=2).fit(X)
     np.testing.assert_allclose(table["score"], expected.memorization_scores_, rtol=1e-6)
 
 
@@ -301,7 +302,7 @@ def test_report_explains_itself_and_records_the_settings(tmp_path):
     assert result.returncode == 0, result.stderr
     settings = json.loads((tmp_path / "out" / "s.json").read_text())["settings"]
     assert settings["skmem version"] == __version__
-    assert (settings["cv"], settings["repeats"], settings["seed"]) == (3, 1, 7)
+    assert (settings["cv"], settings["repeats"], settings["seed"]) == (3, 3, 7)
     assert "n_components=2" in settings["model gmm"]
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "Memorization score M (nats) of each training sample" in page
@@ -327,3 +328,73 @@ def test_nn_ratio_covers_every_sample():
     np.testing.assert_array_equal(
         ratio[train], nearest_neighbor_distance_ratio(X[train], generated, X[test])
     )
+
+
+def test_scores_csv_has_intervals_pvalues_and_flags(tmp_path, monkeypatch, capsys):
+    from sklearn.neighbors import KernelDensity
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(60, 2)), [[8.0, 8.0], [-8.0, 8.0]]])
+    np.save(tmp_path / "d.npy", X)
+    monkeypatch.chdir(tmp_path)
+    args = ["score", "d.npy", "--param", "bandwidth=0.5", "--cv", "4"]
+    assert cli.main([*args, "--alpha", "0.2", "--n-jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    table = np.genfromtxt("scores.csv", delimiter=",", names=True)
+    expected = MemorizationScorer(
+        KernelDensity(bandwidth=0.5), cv=4, n_repeats=3, random_state=0
+    ).fit(X)
+    np.testing.assert_allclose(table["ci_low"], expected.memorization_ci_[:, 0])
+    np.testing.assert_allclose(table["ci_high"], expected.memorization_ci_[:, 1])
+    np.testing.assert_allclose(
+        table["pvalue"], expected.memorization_pvalues_, rtol=1e-5
+    )
+    flags = expected.memorized(alpha=0.2)
+    np.testing.assert_array_equal(table["memorized"].astype(bool), flags)
+    assert flags[-2:].all()
+    assert f"{flags.sum()} of 62 samples memorized beyond chance at FDR 20 %" in out
+    assert "ranking reliability" in out
+    summary = json.loads(Path("scores.json").read_text())["summary"]["kde"]
+    assert summary["memorized"][:2] == sorted(
+        [60, 61], key=lambda i: -expected.memorization_scores_[i]
+    )
+    assert summary["alpha"] == 0.2
+
+
+def test_one_repeat_says_how_to_get_significance(tmp_path, monkeypatch, capsys):
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(40, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["score", "d.npy", "--repeats", "1", "--n-jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "run with --repeats 3" in out
+    names = np.genfromtxt("scores.csv", delimiter=",", names=True).dtype.names
+    assert "pvalue" not in names and "memorized" not in names
+
+
+def test_significance_lines_say_plainly_what_the_repeats_show():
+    from skmem._report import significance_lines
+
+    facts = {"n_samples": 100, "n_repeats": 4, "alpha": 0.05}
+    none = significance_lines({**facts, "reliability": 0.3, "memorized": []})
+    assert "mostly noise" in none[0]
+    assert "no sample is memorized beyond chance at FDR 5 % (of 100)" in none[1]
+    some = significance_lines({**facts, "reliability": 0.9, "memorized": [7, 3]})
+    assert "the ranking is reliable" in some[0]
+    assert "2 of 100 samples memorized beyond chance at FDR 5 %: 7 3." in some[1]
+    single = significance_lines({**facts, "reliability": None, "memorized": None})
+    assert "run with --repeats 3" in single[0]
+
+
+def test_repeats_auto_and_bad_alpha(tmp_path, monkeypatch, capsys):
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(40, 2)))
+    monkeypatch.chdir(tmp_path)
+    args = ["score", "d.npy", "--param", "bandwidth=0.2", "--n-jobs", "1"]
+    assert cli.main([*args, "--repeats", "auto"]) == 0
+    assert "repeats)" in capsys.readouterr().out
+    assert cli.main([*args, "--alpha", "1.5"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "skmem: error: --alpha must be between 0 and 1, got 1.5"
+    )
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--repeats", "zero"])
+    assert "must be a positive integer or 'auto'" in capsys.readouterr().err

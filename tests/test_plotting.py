@@ -118,3 +118,50 @@ def test_log_axis_tick_labels_do_not_overlap(nn_low, nn_high):
         for left, right in zip(boxes[:-1], boxes[1:], strict=True):
             assert left.x1 <= right.x0
     plt.close("all")
+
+
+def test_gallery_marks_significant_samples_and_says_when_none_is():
+    import matplotlib.pyplot as plt
+
+    from skmem.plotting import MemorizationDisplay
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(30, 4))
+    scores = rng.normal(size=30)
+    memorized = np.zeros(30, bool)
+    memorized[np.argsort(scores)[-2:]] = True  # the two highest
+    display = MemorizationDisplay.from_scores(
+        scores, X=X, image_shape=(2, 2), memorized=memorized, alpha=0.05, n_examples=4
+    )
+    titles = [ax.get_title() for ax in display.gallery_axes_[0]]
+    assert [t.split("\n")[0].endswith(" *") for t in titles] == [1, 1, 0, 0]
+    texts = [t.get_text() for t in display.figure_.texts]
+    assert any("2 samples memorized beyond chance at FDR 5 %" in t for t in texts)
+    plt.close(display.figure_)
+
+    display = MemorizationDisplay.from_scores(
+        scores, X=X, image_shape=(2, 2), memorized=np.zeros(30, bool), alpha=0.05
+    )
+    texts = [t.get_text() for t in display.figure_.texts]
+    assert any("No sample is memorized beyond chance at FDR 5 %" in t for t in texts)
+    assert not any("*" in ax.get_title() for ax in display.gallery_axes_[0])
+    plt.close(display.figure_)
+
+
+def test_membership_audit_display_draws_the_roc_on_log_axes():
+    import matplotlib.pyplot as plt
+    from sklearn.neighbors import KernelDensity
+
+    from skmem import MemorizationScorer
+    from skmem.plotting import MembershipAuditDisplay
+
+    X = np.random.RandomState(0).normal(size=(80, 2))
+    scorer = MemorizationScorer(
+        KernelDensity(bandwidth=0.1), cv=4, n_repeats=2, random_state=0
+    ).fit(X)
+    audit = scorer.membership_audit()
+    display = MembershipAuditDisplay.from_estimator(scorer, name="KDE")
+    assert display.ax_.get_xscale() == display.ax_.get_yscale() == "log"
+    np.testing.assert_array_equal(display.fpr, audit.fpr)
+    assert f"AUC {audit.auc:.3f}" in display.ax_.get_legend().get_texts()[0].get_text()
+    plt.close(display.figure_)
