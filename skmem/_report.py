@@ -192,6 +192,9 @@ def significance_lines(facts):
         lines.append(
             f"  {len(flagged)} of {facts['n_samples']} samples memorized beyond "
             f"chance at {rate}: {shown}{more}."
+            if len(flagged) > 1
+            else f"  1 of {facts['n_samples']} samples is memorized beyond chance "
+            f"at {rate}: {shown}."
         )
     return lines
 

@@ -307,10 +307,13 @@ class MemorizationDisplay:
                 "samples shown are not significant."
             )
         marked = int(self.memorized[shown].sum())
-        return (
-            f"{n_flagged} samples memorized beyond chance at {rate}; * and a red frame "
-            f"mark the {marked} shown."
+        samples = "1 sample" if n_flagged == 1 else f"{n_flagged} samples"
+        shown_text = (
+            "none of them is among those shown"
+            if marked == 0
+            else f"* and a red frame mark the {marked} shown"
         )
+        return f"{samples} memorized beyond chance at {rate}; {shown_text}."
 
 
 def _symlog_threshold(finite):
