@@ -21,7 +21,7 @@ from ._memory import available_bytes
 from ._reliability import repeat_error_bars
 from ._rows import mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
-from .engines import select_engine
+from .engines import ENGINES, select_engine
 
 _REQUIRED_METHODS = ("fit", "score_samples")
 
@@ -61,15 +61,18 @@ class MemorizationScorer(BaseEstimator):
     aggregate : {"logmeanexp", "mean"}, default="logmeanexp"
         How the in- and out-models' log-likelihoods are combined; see
         :func:`skmem.memorization_scores`.
-    engine : {"auto", "generic"}, default="auto"
-        ``"generic"`` clones and fits the estimator once per split. ``"auto"``
-        picks a faster engine where one exists: for
+    engine : {"auto", "generic", "kde", "torch"}, default="auto"
+        ``"generic"`` clones and fits the estimator once per split, and works
+        for any estimator. ``"kde"``: for
         :class:`~sklearn.neighbors.KernelDensity` with the euclidean metric, exact
         leave-fold-out densities from one pass of pairwise kernel sums (no refit,
-        and exact where scikit-learn's tree evaluation is approximate); for
-        :class:`~skmem.VAEDensity`, all models trained together as batched
-        ensembles, one per worker; otherwise the generic engine. ``verbose``
-        says which engine ran and why.
+        and exact where scikit-learn's tree evaluation is approximate).
+        ``"torch"``: for :class:`~skmem.TorchDensity` (and
+        :class:`~skmem.VAEDensity`), all models trained together with
+        ``torch.func``, one batched group per worker. ``"auto"`` takes the first
+        of these fast engines that applies, otherwise the generic engine;
+        ``verbose`` says why a fast engine was not used. Naming an engine that
+        does not apply is an error that says why.
     n_jobs : int, default=None
         Number of models fitted in parallel with joblib (for the batched VAE
         engine on a CPU, the number of batched ensembles trained at once).
@@ -157,7 +160,7 @@ class MemorizationScorer(BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "aggregate": [StrOptions(set(_AGGREGATES))],
-        "engine": [StrOptions({"auto", "generic"})],
+        "engine": [StrOptions({"auto", *ENGINES})],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -250,6 +253,7 @@ class MemorizationScorer(BaseEstimator):
         engine = select_engine(
             estimator,
             self.engine,
+            X,
             n_jobs=self.n_jobs,
             verbose=self.verbose,
             aggregate=self.aggregate,

@@ -81,9 +81,10 @@ class SeparateModelsEngine:
 
     matrix_bytes = staticmethod(dense_matrix_bytes)
 
-    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
+    def __init__(self, *, n_jobs=None, verbose=0, aggregate="logmeanexp", cache=None):
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.aggregate = aggregate
         self.cache = cache
 
     def _start(self, estimator, X, plan):
@@ -129,6 +130,11 @@ class GenericEngine(SeparateModelsEngine):
     """
 
     name = "generic"
+
+    @classmethod
+    def unsupported_reason(cls, estimator, X):
+        """None: any estimator with ``fit`` and ``score_samples`` works."""
+        return None
 
     def compute(self, estimator, X, plan):
         keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)
