@@ -52,8 +52,10 @@ def effective_torch_threads():
         return os.cpu_count() or 1
 
 
-class NotBatchableError(RuntimeError):
-    """The module cannot run under ``torch.func.vmap``; the message says why."""
+def _describe(obj):
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    return f"an instance of {type(obj).__name__}"
 
 
 class TorchDensity(DensityMixin, BaseEstimator):
@@ -174,7 +176,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "module": [type],
+        "module": "no_validation",  # checked in _module_spec, with a clearer error
         "module_params": [dict, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -211,28 +213,27 @@ class TorchDensity(DensityMixin, BaseEstimator):
         self._set_module_kwargs(module_kwargs)
 
     # -- skorch-style module__name parameters ---------------------------------
+    # Like every parameter they are only stored here and checked in fit.
     def _set_module_kwargs(self, kwargs):
         for key, value in kwargs.items():
-            if not key.startswith(_MODULE_PREFIX) or key == _MODULE_PREFIX:
-                raise TypeError(
-                    f"{type(self).__name__} got an unexpected keyword argument "
-                    f"{key!r}. Arguments of the module go in module_params or as "
-                    "module__<name>=value."
-                )
             setattr(self, key, value)
 
+    def _module_kwargs(self):
+        own = set(self._get_param_names())
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k not in own and not k.startswith("_") and not k.endswith("_")
+        }
+
     def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
-        params.update(
-            {k: v for k, v in vars(self).items() if k.startswith(_MODULE_PREFIX)}
-        )
-        return params
+        return {**super().get_params(deep=deep), **self._module_kwargs()}
 
     def set_params(self, **params):
-        module_kwargs = {
-            k: params.pop(k) for k in list(params) if k.startswith(_MODULE_PREFIX)
-        }
-        self._set_module_kwargs(module_kwargs)
+        own = set(self._get_param_names())
+        self._set_module_kwargs(
+            {k: params.pop(k) for k in list(params) if k not in own and "__" in k}
+        )
         return super().set_params(**params)
 
     # -- what subclasses change -----------------------------------------------
@@ -246,8 +247,8 @@ class TorchDensity(DensityMixin, BaseEstimator):
             and issubclass(module_class, torch_training().nn.Module)
         ):
             raise TypeError(
-                f"module must be a torch.nn.Module subclass (the class, not an "
-                f"instance); got {module_class!r}."
+                "module must be a torch.nn.Module subclass (the class, not an "
+                f"instance); got {_describe(module_class)}."
             )
         missing = [
             name
@@ -261,13 +262,14 @@ class TorchDensity(DensityMixin, BaseEstimator):
                 "and log_likelihood(x) (per-sample log p(x)); see TorchDensity."
             )
         params = dict(self.module_params or {})
-        params.update(
-            {
-                k.removeprefix(_MODULE_PREFIX): v
-                for k, v in self.get_params(deep=False).items()
-                if k.startswith(_MODULE_PREFIX)
-            }
-        )
+        for key, value in self._module_kwargs().items():
+            if not key.startswith(_MODULE_PREFIX) or key == _MODULE_PREFIX:
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected keyword argument "
+                    f"{key!r}. Arguments of the module go in module_params or as "
+                    "module__<name>=value."
+                )
+            params[key.removeprefix(_MODULE_PREFIX)] = value
         signature = inspect.signature(module_class)
         if "n_features" in signature.parameters and "n_features" not in params:
             params["n_features"] = n_features
@@ -377,11 +379,6 @@ class TorchDensity(DensityMixin, BaseEstimator):
             random_state=seed).fit(X[train])`` gives up to rounding
         log_likelihoods : ndarray of shape (n_models, n_samples)
             Each clone's :meth:`score_samples` of every row of X.
-
-        Raises
-        ------
-        NotBatchableError
-            When the module cannot run under ``torch.func.vmap``.
         """
         X32, device = self._prepare(X)
         trained = self._train(
