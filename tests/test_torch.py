@@ -283,3 +283,20 @@ def test_vae_is_a_torch_density_on_digits():
     vae = VAEDensity(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=1)
     assert isinstance(vae, TorchDensity)
     assert MemorizationScorer(vae, cv=2).fit(X).engine_ == "torch"
+
+
+def test_vae_hand_batched_form_is_the_vmap_form(X8, monkeypatch):
+    # VAEModule.stack (baddbmm) is a faster way to run what vmap runs.
+    vae = VAEDensity(
+        latent_dim=2, hidden_layer_sizes=(8,), likelihood="gaussian", **FLOW
+    ).set_params(n_importance_samples=8)
+    folds = [train for train, _ in KFold(3, shuffle=True, random_state=0).split(X8)]
+    native, native_rows = vae._fit_ensemble(X8, folds, [1, 2, 3])
+    from skmem.torch import _training
+
+    monkeypatch.setattr(_training, "batched_group_class", lambda cls: _training.Stacked)
+    vmapped, vmapped_rows = vae._fit_ensemble(X8, folds, [1, 2, 3])
+    np.testing.assert_allclose(native_rows, vmapped_rows, atol=1e-4)
+    for a, b in zip(native, vmapped, strict=True):
+        for pa, pb in zip(_params(a), _params(b), strict=True):
+            np.testing.assert_allclose(pa, pb, rtol=1e-4, atol=1e-5)

@@ -97,6 +97,14 @@ class TorchDensity(DensityMixin, BaseEstimator):
       drawn once from the model's seed and shared by every row and every call,
       so :meth:`score_samples` is deterministic (common random numbers).
 
+    **Optional: a hand-batched form.** The batched engine runs any such module
+    under ``torch.func.vmap``. A module class that knows a faster way to run E
+    copies of itself may define a classmethod ``stack(modules)`` returning one
+    module whose ``loss(x, noise)`` takes (E, N, ...) inputs and returns (E, N),
+    whose ``log_likelihood(x, noise)`` takes rows shared by all E models (and
+    noise (E, ...)) and returns (E, N), and whose ``unstack()`` returns the E
+    plain modules. The built-in VAE does (stacked weights, ``torch.baddbmm``).
+
     Parameters
     ----------
     module : type
@@ -309,7 +317,11 @@ class TorchDensity(DensityMixin, BaseEstimator):
             train_indices,
             [torch_seed(seed) for seed in seeds],
             build=lambda seed: training.build_module(module_class, params, seed),
-            group_class=training.Stacked if batched else training.Single,
+            group_class=(
+                training.batched_group_class(module_class)
+                if batched
+                else training.Single
+            ),
             score=batched,
             eval_noise_shape=self._log_likelihood_noise_shape,
             rows_per_batch=self._rows_per_batch,

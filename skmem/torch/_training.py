@@ -203,6 +203,47 @@ class Stacked:
         return members
 
 
+class Native:
+    """E modules in the module class's own batched form, ``cls.stack(modules)``.
+
+    The optional hand-batched half of the module contract: ``stack`` returns a
+    module whose ``loss`` takes (E, B, ...) inputs and returns (E, B), whose
+    ``log_likelihood`` takes rows shared by all models and noise (E, ...) and
+    returns (E, N), and whose ``unstack()`` gives the E plain modules back.
+    """
+
+    def __init__(self, modules):
+        self.prototype = modules[0]
+        self.ensemble = type(modules[0]).stack(modules)
+        self.n_models = len(modules)
+
+    def to(self, device):
+        self.ensemble.to(device)
+        return self
+
+    def parameters(self):
+        return list(self.ensemble.parameters())
+
+    def train(self, mode):
+        self.ensemble.train(mode)
+
+    def loss(self, x, noise):
+        return self.ensemble.loss(x) if noise is None else self.ensemble.loss(x, noise)
+
+    def log_likelihood(self, x, noise):
+        if noise is None:
+            return self.ensemble.log_likelihood(x)
+        return self.ensemble.log_likelihood(x, noise)
+
+    def modules(self):
+        return [m.cpu() for m in self.ensemble.unstack()]
+
+
+def batched_group_class(module_class):
+    """The module's own batched form where it has one, else ``vmap``."""
+    return Native if callable(getattr(module_class, "stack", None)) else Stacked
+
+
 def _make_adam(params, learning_rate, weight_decay):
     try:
         # One fused kernel per tensor: element by element the same arithmetic
