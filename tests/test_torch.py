@@ -300,3 +300,25 @@ def test_vae_hand_batched_form_is_the_vmap_form(X8, monkeypatch):
     for a, b in zip(native, vmapped, strict=True):
         for pa, pb in zip(_params(a), _params(b), strict=True):
             np.testing.assert_allclose(pa, pb, rtol=1e-4, atol=1e-5)
+
+
+def test_n_jobs_and_cache_do_not_change_the_models(X8, tmp_path, capsys):
+    from joblib import parallel_backend
+
+    flow = TorchDensity(CouplingFlow, **FLOW)
+    cv = KFold(4, shuffle=True, random_state=0)
+    one = MemorizationScorer(flow, cv=cv, random_state=0).fit(X8)
+    with parallel_backend("threading"):
+        two = MemorizationScorer(
+            flow, cv=cv, random_state=0, n_jobs=2, memory=str(tmp_path), verbose=1
+        ).fit(X8)
+    assert "group 2/2 of 2 models" in capsys.readouterr().out
+    np.testing.assert_allclose(two.log_likelihoods_, one.log_likelihoods_, atol=1e-6)
+    # A second run finds every model in the cache and trains none.
+    again = MemorizationScorer(
+        flow, cv=cv, random_state=0, memory=str(tmp_path), verbose=1
+    ).fit(X8)
+    out = capsys.readouterr().out
+    assert "4 of 4 models found in the cache" in out and "trained and scored" not in out
+    np.testing.assert_array_equal(again.log_likelihoods_, two.log_likelihoods_)
+    assert all(isinstance(m, TorchDensity) for m in again.estimators_)
