@@ -76,7 +76,7 @@ def test_importance_sampling_approaches_exact_log_likelihood():
     x = torch.as_tensor(X, dtype=torch.float32)[None]
     with torch.no_grad():
         draws = [
-            vae.module_.loss(x, torch.randn((1, len(X), 1), generator=gen))
+            vae.module_.negative_elbo(x, torch.randn((1, len(X), 1), generator=gen))
             for _ in range(2000)
         ]
     losses = torch.cat(draws).double().numpy()

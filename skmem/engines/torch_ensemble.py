@@ -76,10 +76,11 @@ class TorchEnsembleEngine(SeparateModelsEngine):
 
     def _group_size(self, estimator, n_models, n_features):
         """Models trained and evaluated together, within ``working_memory``."""
-        module_class, params = estimator._module_spec(n_features)
-        from ..torch._training import build_module
+        import torch
 
-        module = build_module(module_class, params, 0)
+        module_class, params = estimator._module_spec(n_features)
+        with torch.device("meta"):  # shapes only: no memory, no random draws
+            module = module_class(**params)
         n_params = sum(p.numel() for p in module.parameters())
         # float32 parameters, gradients and two Adam moments, plus activations
         # (guessed: 16 row widths per row of a batch).

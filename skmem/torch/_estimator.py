@@ -5,6 +5,7 @@ and the first use of the torch code raises an ImportError that names the extra.
 """
 
 import copy
+import inspect
 import math
 from numbers import Integral, Real
 
@@ -247,8 +248,6 @@ class TorchDensity(DensityMixin, BaseEstimator):
     # -- what subclasses change -----------------------------------------------
     def _module_spec(self, n_features):
         """The module class and its keyword arguments, for X with ``n_features``."""
-        import inspect
-
         module_class = self.module
         if not (
             isinstance(module_class, type)
@@ -286,6 +285,16 @@ class TorchDensity(DensityMixin, BaseEstimator):
     def _check_input(self, X):
         """Checks of the data beyond ``validate_data``; subclasses add theirs."""
 
+    def _build_module(self, module_class, params, generator):
+        """A new module with initial weights from the model's torch generator.
+
+        ``module_class(**params)`` initialises itself from torch's global
+        generator, forked and seeded with a draw from ``generator``.
+        """
+        training = torch_training()
+        seed = training.draw_seed(generator)
+        return training.build_module(module_class, params, seed)
+
     def _log_likelihood_noise_shape(self, module):
         shape = getattr(module, "log_likelihood_noise_shape", None)
         return None if shape is None else tuple(shape)
@@ -316,7 +325,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
             X32,
             train_indices,
             [torch_seed(seed) for seed in seeds],
-            build=lambda seed: training.build_module(module_class, params, seed),
+            build=lambda generator: self._build_module(module_class, params, generator),
             group_class=(
                 training.batched_group_class(module_class)
                 if batched
@@ -434,10 +443,12 @@ class TorchDensity(DensityMixin, BaseEstimator):
                 )
         except Exception as exc:  # noqa: BLE001 - any failure under vmap counts
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return f"vmap rejects {self.module_name()}: {type(exc).__name__}: {message}"
+            return (
+                f"vmap rejects {self._module_name()}: {type(exc).__name__}: {message}"
+            )
         return None
 
-    def module_name(self):
+    def _module_name(self):
         return getattr(self.module, "__name__", repr(self.module))
 
     # -- scoring ----------------------------------------------------------------

@@ -21,6 +21,7 @@ of them. The global torch seed is never changed (the module is built under
 
 import copy
 import math
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -74,13 +75,18 @@ def torch_threads(n_threads):
         torch.set_num_threads(previous)
 
 
-def _draw_seed(generator):
+def draw_seed(generator):
     return int(torch.randint(SEED_RANGE, (1,), generator=generator).item())
+
+
+# torch's global generator is shared by the threads of a process (joblib's
+# threading backend trains groups in threads): one seeded build at a time.
+_GLOBAL_RNG = threading.Lock()
 
 
 def build_module(module_class, params, seed):
     """``module_class(**params)`` with initial weights that depend on ``seed`` only."""
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return module_class(**params)
 
@@ -359,7 +365,8 @@ def train(
     seeds : list of int
         One torch seed per model.
     build : callable
-        ``build(seed)`` returns a new module with initial weights from ``seed``.
+        ``build(generator)`` returns a new module whose initial weights come
+        from the model's generator (its first draws).
     group_class : Single or Stacked
 
     Returns
@@ -372,8 +379,8 @@ def train(
     """
     n_models = len(train_indices)
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    modules = [build(_draw_seed(g)) for g in generators]
-    noise_seeds = [_draw_seed(g) for g in generators]
+    modules = [build(g) for g in generators]
+    noise_seeds = [draw_seed(g) for g in generators]
     noise_shape = getattr(modules[0], "loss_noise_shape", None)
     group = group_class(modules).to(device)
     group.train(True)

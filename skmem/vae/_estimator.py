@@ -164,6 +164,14 @@ class VAEDensity(TorchDensity):
             likelihood=self.likelihood,
         )
 
+    def _build_module(self, module_class, params, generator):
+        # The weights are drawn from the model's own generator, layer by layer.
+        import torch
+
+        with torch.device("meta"):  # no initialisation, no random draws
+            module = module_class(**params)
+        return module.to_empty(device="cpu").reset_parameters(generator)
+
     def _check_input(self, X):
         self._hidden_sizes()  # a clear error before anything is built
         check_likelihood_input(X, self.likelihood)
@@ -172,7 +180,7 @@ class VAEDensity(TorchDensity):
         # The number of importance samples may change after fitting.
         return (self.n_importance_samples, self.latent_dim)
 
-    def module_name(self):
+    def _module_name(self):
         return "the built-in VAE module"
 
     def sample(self, n_samples=1, random_state=None):
