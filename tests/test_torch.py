@@ -203,6 +203,10 @@ def test_module_parameters_skorch_style(X8):
     assert copy.module_.nets[0][0].out_features == 3  # module__ beats module_params
     with pytest.raises(TypeError, match="module__<name>"):
         clone(TorchDensity(CouplingFlow, hidden=3)).fit(X8)
+    # GridSearchCV reaches them through the scorer.
+    scorer = MemorizationScorer(model).set_params(estimator__module__hidden=8)
+    assert scorer.get_params()["estimator__module__hidden"] == 8
+    assert clone(scorer).estimator.module__hidden == 8
 
 
 def test_pickle_round_trip(X8):
