@@ -49,7 +49,7 @@ class CouplingFlow(torch.nn.Module):
 
     def log_likelihood(self, x):
         log_det = 0.0
-        for mask, net in zip(self.masks, self.nets):
+        for mask, net in zip(self.masks, self.nets, strict=True):
             scale, shift = net(x * mask).chunk(2, dim=-1)
             scale = 2 * torch.tanh(scale / 2) * (1 - mask)
             x = x * mask + (1 - mask) * (x * scale.exp() + shift)
@@ -83,9 +83,8 @@ models = {
 }
 scorers = {}
 for name, estimator in models.items():
-    scorers[name] = MemorizationScorer(
-        estimator, cv=cv, n_jobs=2, random_state=0
-    ).fit(X)
+    scorer = MemorizationScorer(estimator, cv=cv, n_jobs=2, random_state=0)
+    scorers[name] = scorer.fit(X)
     print(
         f"{name}: {scorers[name].engine_} engine, held-out log-likelihood "
         f"{scorers[name].score(X):.1f} nats, mean M "

@@ -4,7 +4,7 @@ A :class:`~skmem.TorchDensity` with the built-in MLP VAE module. Nothing here
 imports torch at module level.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -106,17 +106,15 @@ class VAEDensity(TorchDensity):
     """
 
     _parameter_constraints: dict = {
+        **{
+            name: constraint
+            for name, constraint in TorchDensity._parameter_constraints.items()
+            if name not in ("module", "module_params")
+        },
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "likelihood": [StrOptions({"bernoulli", "gaussian"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(

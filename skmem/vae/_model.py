@@ -143,21 +143,30 @@ class EnsembleVAE(nn.Module):
         """A :class:`VAEModule` per member, on the CPU."""
         members = []
         for e in range(self.n_models):
-            with torch.device("meta"):  # no initialisation, no random draws
-                module = VAEModule(
-                    self.n_features,
-                    self.latent_dim,
-                    self.hidden_layer_sizes,
-                    self.likelihood,
-                )
-            module = module.to_empty(device="cpu").train(self.training)
-            with torch.no_grad():
-                for target, source in zip(
-                    module.parameters(), self.parameters(), strict=True
-                ):
-                    target.copy_(source[e : e + 1])
+            module = _empty_like(self, "cpu").train(self.training)
+            _copy_members(module, self, [(0, e)])
             members.append(module)
         return members
+
+
+def _empty_like(module, device, n_models=None):
+    """An uninitialised VAE shaped like ``module``: a VAEModule, or an
+    EnsembleVAE of ``n_models``."""
+    args = (module.n_features, module.latent_dim, module.hidden_layer_sizes)
+    with torch.device("meta"):  # no initialisation, no random draws
+        if n_models is None:
+            empty = VAEModule(*args, module.likelihood)
+        else:
+            empty = EnsembleVAE(*args, module.likelihood, n_models)
+    return empty.to_empty(device=device)
+
+
+@torch.no_grad()
+def _copy_members(target, source, pairs):
+    """Copy member ``j`` of ``source`` into member ``i`` of ``target``."""
+    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+        for i, j in pairs:
+            t[i].copy_(s[j])
 
 
 class VAEModule(EnsembleVAE):
@@ -183,21 +192,10 @@ class VAEModule(EnsembleVAE):
     def stack(cls, modules):
         """E modules as one :class:`EnsembleVAE` (the optional batched form)."""
         first = modules[0]
-        with torch.device("meta"):  # no initialisation, no random draws
-            stacked = EnsembleVAE(
-                first.n_features,
-                first.latent_dim,
-                first.hidden_layer_sizes,
-                first.likelihood,
-                len(modules),
-            )
-        stacked = stacked.to_empty(device=next(first.parameters()).device)
-        with torch.no_grad():
-            for k, module in enumerate(modules):
-                for target, source in zip(
-                    stacked.parameters(), module.parameters(), strict=True
-                ):
-                    target[k].copy_(source[0])
+        device = next(first.parameters()).device
+        stacked = _empty_like(first, device, n_models=len(modules))
+        for k, module in enumerate(modules):
+            _copy_members(stacked, module, [(k, 0)])
         return stacked
 
 
