@@ -253,6 +253,22 @@ def test_named_engines_and_reasons(X8, capsys):
     assert MemorizationScorer(KernelDensity(), cv=3).fit(X8).engine_ == "kde"
 
 
+class SummedLoss(CouplingFlow):
+    """Breaks the contract: a batch total instead of a per-sample loss."""
+
+    def loss(self, x):
+        return -self.log_likelihood(x).sum()
+
+
+@pytest.mark.parametrize("engine", ["generic", "auto"])
+def test_loss_that_is_not_per_sample_is_a_clear_error(X8, engine):
+    with pytest.raises(ValueError, match=r"loss\(x\) must return one value per row"):
+        TorchDensity(SummedLoss, **FLOW).fit(X8)
+    scorer = MemorizationScorer(TorchDensity(SummedLoss, **FLOW), cv=3, engine=engine)
+    with pytest.raises((ValueError, RuntimeError), match="one value per row"):
+        scorer.fit(X8)
+
+
 @pytest.mark.parametrize(
     "module, match",
     [

@@ -421,6 +421,7 @@ def train(
                 x_epoch[:, batch], None if noise is None else noise[:, batch]
             )
             w = weights[:, batch]
+            _check_per_sample("loss", losses, w.shape)
             per_model = (losses * w).sum(dim=1)  # each model's batch mean
             optimizer.zero_grad(set_to_none=True)
             per_model.sum().backward()
@@ -445,6 +446,16 @@ def train(
     return group, loss_curves, noise_seeds
 
 
+def _check_per_sample(method, values, shape):
+    """The module contract: one value per row."""
+    if tuple(values.shape) != tuple(shape):
+        got = tuple(values.shape[1:])
+        raise ValueError(
+            f"The module's {method}(x) must return one value per row of x, shape "
+            f"({shape[1]},); got shape {got}. Sum over features, not over rows."
+        )
+
+
 @torch.no_grad()
 def log_likelihood(group, X, noise, *, device, rows_per_batch):
     """``log p(x)`` of every row of ``X`` under every model of ``group``, (E, N).
@@ -460,7 +471,7 @@ def log_likelihood(group, X, noise, *, device, rows_per_batch):
     out = torch.empty((group.n_models, len(X)), dtype=torch.float64)
     for start in range(0, len(X), rows_per_batch):
         x = X_t[start : start + rows_per_batch].to(device)
-        out[:, start : start + rows_per_batch] = (
-            group.log_likelihood(x, noise).double().cpu()
-        )
+        values = group.log_likelihood(x, noise)
+        _check_per_sample("log_likelihood", values, (group.n_models, len(x)))
+        out[:, start : start + rows_per_batch] = values.double().cpu()
     return out.numpy()
