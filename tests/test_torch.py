@@ -342,3 +342,17 @@ def test_n_jobs_and_cache_do_not_change_the_models(X8, tmp_path, capsys):
     assert "4 of 4 models found in the cache" in out and "trained and scored" not in out
     np.testing.assert_array_equal(again.log_likelihoods_, two.log_likelihoods_)
     assert all(isinstance(m, TorchDensity) for m in again.estimators_)
+
+
+def test_dataframe_through_the_torch_engine(X8):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X8, columns=[f"f{i}" for i in range(8)])
+    members, rows = TorchDensity(CouplingFlow, **FLOW)._fit_ensemble(
+        frame, [np.arange(60), np.arange(30, 90)], [0, 1]
+    )
+    alone = TorchDensity(CouplingFlow, **FLOW, random_state=1).fit(frame[30:])
+    np.testing.assert_array_equal(members[1].feature_names_in_, alone.feature_names_in_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning
+        np.testing.assert_allclose(members[1].score_samples(frame), rows[1], atol=1e-5)
+    np.testing.assert_allclose(rows[1], alone.score_samples(frame), atol=1e-4)

@@ -29,6 +29,7 @@ import time
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_array
 
 from .._memory import rows_per_block
 from ._base import check_log_likelihoods
@@ -93,8 +94,9 @@ class TorchEnsembleEngine(SeparateModelsEngine):
         training = torch_training()
         # This engine trains in place of fit: check what fit checks.
         estimator._validate_params()
-        _, device = estimator._prepare(X[:1])
         keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)
+        X = check_array(X, dtype=[np.float64, np.float32])  # DataFrames too
+        _, device = estimator._prepare(X[:1])
         n_jobs = effective_n_jobs(self.n_jobs)
         n_workers = n_jobs if device.type == "cpu" else 1
         n_workers = max(1, min(n_workers, len(todo)))

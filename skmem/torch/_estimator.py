@@ -13,7 +13,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _get_feature_names,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from .._memory import budget_bytes
 from .._splits import MAX_SEED
@@ -388,8 +393,8 @@ class TorchDensity(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features)
-            The scorer's validated data.
+        X : array-like of shape (n_samples, n_features)
+            The scorer's data (a DataFrame or any array-like works).
         train_indices : list of int arrays
         seeds : list of int
             The ``random_state`` of each clone, as the generic engine sets it.
@@ -401,6 +406,8 @@ class TorchDensity(DensityMixin, BaseEstimator):
         log_likelihoods : ndarray of shape (n_models, n_samples)
             Each clone's :meth:`score_samples` of every row of X.
         """
+        names = _get_feature_names(X)  # as fit would record them
+        X = check_array(X, dtype=[np.float64, np.float32])
         X32, device = self._prepare(X)
         trained = self._train(
             X32,
@@ -413,9 +420,10 @@ class TorchDensity(DensityMixin, BaseEstimator):
         estimators, rows = [], []
         for seed, (module, curve, noise_seed, row) in zip(seeds, trained, strict=True):
             member = clone(self).set_params(random_state=seed)
-            estimators.append(
-                member._set_trained(module, curve, noise_seed, device, X.shape[1])
-            )
+            member._set_trained(module, curve, noise_seed, device, X.shape[1])
+            if names is not None:
+                member.feature_names_in_ = names
+            estimators.append(member)
             rows.append(row)
         return estimators, np.vstack(rows)
 
@@ -427,7 +435,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         :meth:`fit`.
         """
         self._validate_params()
-        X32, _ = self._prepare(X[:4])
+        X32, _ = self._prepare(check_array(X, dtype=[np.float64, np.float32])[:4])
         training = torch_training()
         rows = np.arange(min(2, len(X32)))
         probe = clone(self).set_params(max_epochs=1, verbose=0)
