@@ -41,23 +41,20 @@ def evaluation(models, X, rounds):
     import torch
     from threadpoolctl import threadpool_limits
 
-    from skmem.vae._estimator import evaluation_elements
-    from skmem.vae._model import importance_noise, log_likelihood, stack_members
+    from skmem.torch._training import Native, log_likelihood
 
     def one_by_one():
         return np.vstack([m.score_samples(X) for m in models])
 
     def batched():
-        module = stack_members([(m.module_, 0) for m in models])
-        noise = importance_noise(
-            [m.noise_seed_ for m in models], m.n_importance_samples, m.latent_dim
-        )
+        # The fitted models' modules as one hand-batched ensemble.
+        group = Native([m.module_ for m in models])
         return log_likelihood(
-            module,
+            group,
             X,
-            noise,
+            m._eval_noise(m.module_, [model.noise_seed_ for model in models]),
             device=torch.device("cpu"),
-            max_elements=evaluation_elements(),
+            rows_per_batch=m._rows_per_batch(m.module_, len(models), X.shape[1]),
         )
 
     m = models[0]

@@ -4,7 +4,7 @@ The memorization score of van den Burg & Williams (NeurIPS 2021) through the
 scikit-learn API: :class:`MemorizationScorer` wraps any density estimator with
 ``fit`` and ``score_samples``, and :func:`memorization_scores` computes the score
 from log-likelihoods you already have. PyTorch is imported only when
-:class:`VAEDensity` is used.
+:class:`TorchDensity` or :class:`VAEDensity` is used.
 """
 
 from ._aggregate import memorization_scores
@@ -12,11 +12,21 @@ from ._scorer import MemorizationScorer
 
 __version__ = "0.1.0"
 
-__all__ = ["MemorizationScorer", "VAEDensity", "__version__", "memorization_scores"]
+__all__ = [
+    "MemorizationScorer",
+    "TorchDensity",
+    "VAEDensity",
+    "__version__",
+    "memorization_scores",
+]
 
 
 def __getattr__(name):
-    # VAEDensity pulls in torch; import it only when someone asks for it.
+    # These pull in torch (on first use); import them only when asked for.
+    if name == "TorchDensity":
+        from .torch import TorchDensity
+
+        return TorchDensity
     if name == "VAEDensity":
         from .vae import VAEDensity
 

@@ -33,7 +33,7 @@ from ._reliability import (
 )
 from ._rows import check_no_missing, mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
-from .engines import select_engine
+from .engines import ENGINES, select_engine
 
 _REQUIRED_METHODS = ("fit", "score_samples")
 # Repeats needed for intervals and p-values (2 give standard errors with one
@@ -92,18 +92,21 @@ class MemorizationScorer(BaseEstimator):
         :func:`skmem.memorization_scores`. ``"logmeanexp"`` is the paper's
         estimator, biased upwards most for the samples whose log-likelihood
         varies most between models; ``"matched"`` removes that bias.
-    engine : {"auto", "generic"}, default="auto"
-        ``"generic"`` clones and fits the estimator once per split. ``"auto"``
-        picks a faster engine where one exists: for
+    engine : {"auto", "generic", "kde", "torch"}, default="auto"
+        ``"generic"`` clones and fits the estimator once per split, and works
+        for any estimator. ``"kde"``: for
         :class:`~sklearn.neighbors.KernelDensity` with the euclidean metric, exact
         leave-fold-out densities from one pass of pairwise kernel sums (no refit,
-        and exact where scikit-learn's tree evaluation is approximate); for
-        :class:`~skmem.VAEDensity`, all models trained together as batched
-        ensembles, one per worker; otherwise the generic engine. ``verbose``
-        says which engine ran and why.
+        and exact where scikit-learn's tree evaluation is approximate).
+        ``"torch"``: for :class:`~skmem.TorchDensity` (and
+        :class:`~skmem.VAEDensity`), all models trained together with
+        ``torch.func``, one batched group per worker. ``"auto"`` takes the first
+        of these fast engines that applies, otherwise the generic engine;
+        ``verbose`` says why a fast engine was not used. Naming an engine that
+        does not apply is an error that says why.
     n_jobs : int, default=None
-        Number of models fitted in parallel with joblib (for the batched VAE
-        engine on a CPU, the number of batched ensembles trained at once).
+        Number of models fitted in parallel with joblib (for the torch engine
+        on a CPU, the number of batched groups trained at once).
         ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context;
         ``-1`` means all processors. Results do not depend on it.
     random_state : int, RandomState instance or None, default=None
@@ -204,7 +207,7 @@ class MemorizationScorer(BaseEstimator):
         "target_reliability": [Interval(Real, 0, 1, closed="neither")],
         "max_repeats": [Interval(Integral, 3, None, closed="left")],
         "aggregate": [StrOptions(set(_AGGREGATES))],
-        "engine": [StrOptions({"auto", "generic"})],
+        "engine": [StrOptions({"auto", *ENGINES})],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -314,6 +317,7 @@ class MemorizationScorer(BaseEstimator):
             engine = select_engine(
                 estimator,
                 self.engine,
+                X,
                 n_jobs=self.n_jobs,
                 verbose=self.verbose,
                 aggregate=self.aggregate,

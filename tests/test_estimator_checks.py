@@ -6,7 +6,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmem import MemorizationScorer, VAEDensity
+from skmem import MemorizationScorer, TorchDensity, VAEDensity
 
 ESTIMATORS = [
     MemorizationScorer(KernelDensity(bandwidth=0.5), cv=3),
@@ -24,6 +24,26 @@ if importlib.util.find_spec("torch") is not None:
         n_importance_samples=8,
     )
     ESTIMATORS += [tiny_vae, MemorizationScorer(tiny_vae, cv=3)]
+
+    import torch
+
+    class DiagonalGaussian(torch.nn.Module):
+        """The smallest TorchDensity module: a learned mean and scale."""
+
+        def __init__(self, n_features):
+            super().__init__()
+            self.mean = torch.nn.Parameter(torch.zeros(n_features))
+            self.log_std = torch.nn.Parameter(torch.zeros(n_features))
+
+        def log_likelihood(self, x):
+            z = (x - self.mean) / self.log_std.exp()
+            return (-0.5 * z**2 - self.log_std - 0.9189385).sum(-1)
+
+        def loss(self, x):
+            return -self.log_likelihood(x)
+
+    tiny_torch = TorchDensity(DiagonalGaussian, max_epochs=2, batch_size=16)
+    ESTIMATORS += [tiny_torch, MemorizationScorer(tiny_torch, cv=3)]
 
 
 def _expected_failed_checks(estimator):

@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 
 from skmem import MemorizationScorer, VAEDensity  # noqa: E402
 from skmem.datasets import load_digits  # noqa: E402
-from skmem.engines.vae_ensemble import split_into_groups  # noqa: E402
+from skmem.engines.torch_ensemble import split_into_groups  # noqa: E402
+from skmem.torch import _training  # noqa: E402
 from skmem.vae import _model  # noqa: E402
 
 TINY = dict(latent_dim=2, hidden_layer_sizes=(16,), max_epochs=3, batch_size=16)
@@ -180,13 +181,13 @@ def test_cuda_without_a_gpu_is_a_clear_error(digits):
 
 def test_torch_threads_follow_threadpool_limits(digits, monkeypatch):
     seen = []
-    original = _model.train_ensemble
+    original = _training.fit_models
 
     def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_model, "train_ensemble", spy)
+    monkeypatch.setattr(_training, "fit_models", spy)
     before = torch.get_num_threads()
     with threadpool_limits(limits=1):
         VAEDensity(**TINY).fit(digits)
@@ -249,7 +250,7 @@ def test_batched_models_are_the_generic_models(n_samples, batch_size):
     cv = KFold(5, shuffle=True, random_state=0)
     batched = MemorizationScorer(vae, cv=cv, random_state=0).fit(X)
     generic = MemorizationScorer(vae, cv=cv, engine="generic", random_state=0).fit(X)
-    assert (batched.engine_, generic.engine_) == ("vae_ensemble", "generic")
+    assert (batched.engine_, generic.engine_) == ("torch", "generic")
     for a, b in zip(batched.estimators_, generic.estimators_, strict=True):
         assert isinstance(a, VAEDensity) and a.random_state == b.random_state
         for pa, pb in zip(_params(a), _params(b), strict=True):
@@ -313,7 +314,7 @@ def test_batched_engine_gives_the_same_models_for_any_n_jobs(backend, capsys):
     # One ensemble of two models per worker, each trained with one torch
     # thread; this process's torch is left as it was.
     out = capsys.readouterr().out
-    assert "group 2/2 of 2 VAEs" in out and "group 3/" not in out
+    assert "group 2/2 of 2 models" in out and "group 3/" not in out
     assert torch.get_num_threads() == threads
     for a, b in zip(one.estimators_, two.estimators_, strict=True):
         assert a.random_state == b.random_state

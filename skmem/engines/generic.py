@@ -106,9 +106,10 @@ class SeparateModelsEngine:
 
     matrix_bytes = staticmethod(dense_matrix_bytes)
 
-    def __init__(self, *, n_jobs=None, verbose=0, cache=None):
+    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched", cache=None):
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.aggregate = aggregate
         self.cache = cache
 
     def _start(self, estimator, X, plan):
@@ -154,6 +155,11 @@ class GenericEngine(SeparateModelsEngine):
     """
 
     name = "generic"
+
+    @classmethod
+    def unsupported_reason(cls, estimator, X):
+        """None: any estimator with ``fit`` and ``score_samples`` works."""
+        return None
 
     def compute(self, estimator, X, plan):
         keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)

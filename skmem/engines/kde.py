@@ -56,6 +56,12 @@ _MAX_BLOCK_ROWS = 512
 def unsupported_reason(estimator):
     """Why the exact engine cannot stand in for ``estimator``; None if it can."""
     if type(estimator) is not KernelDensity:
+        steps = getattr(estimator, "steps", None)
+        if steps and isinstance(steps[-1][1], KernelDensity):
+            return (
+                f"{type(estimator).__name__} ends in a KernelDensity, but its other "
+                "steps must be refitted per fold, which the generic engine does"
+            )
         return f"{type(estimator).__name__} is not a KernelDensity"
     if estimator.metric not in _EUCLIDEAN or estimator.metric_params:
         return (
@@ -270,10 +276,17 @@ class KernelDensityEngine:
 
     name = "kde"
 
-    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched"):
+    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched", cache=None):
+        # ``cache`` is part of the engine contract; this engine fits no models
+        # and has nothing worth caching.
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.aggregate = aggregate
+
+    @classmethod
+    def unsupported_reason(cls, estimator, X):
+        """Why the exact engine cannot stand in for ``estimator``; None if it can."""
+        return unsupported_reason(estimator)
 
     # -- shared set-up ----------------------------------------------------
     def _budget_bytes(self):

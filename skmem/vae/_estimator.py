@@ -1,39 +1,16 @@
 """VAEDensity: a variational autoencoder as a scikit-learn density estimator.
 
-Nothing here imports torch at module level: ``import skmem`` works without it,
-and the first use of the torch code raises an ImportError that names the extra.
+A :class:`~skmem.TorchDensity` with the built-in MLP VAE module. Nothing here
+imports torch at module level.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from .._memory import budget_bytes
-from .._splits import MAX_SEED
-
-
-def torch_model():
-    """The torch-side module, or an ImportError that says how to get torch."""
-    try:
-        from . import _model
-    except ImportError as exc:
-        if exc.name is None or not exc.name.startswith("torch"):
-            raise
-        raise ImportError(
-            "VAEDensity needs PyTorch, which is not installed. Install skmem's "
-            "'vae' extra: pip install 'skmem[vae]' (for a CPU-only machine, "
-            "install the CPU build of torch first; see the README)."
-        ) from exc
-    return _model
-
-
-def torch_seed(random_state):
-    """The torch seed a VAE trained with ``random_state`` uses."""
-    return int(check_random_state(random_state).randint(MAX_SEED))
+from ..torch._estimator import TorchDensity, torch_seed, torch_training
 
 
 def check_likelihood_input(X, likelihood):
@@ -46,27 +23,7 @@ def check_likelihood_input(X, likelihood):
         )
 
 
-def effective_torch_threads():
-    """Threads torch may use here: 1 inside a joblib worker or a threadpool limit."""
-    try:
-        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-
-        return _openmp_effective_n_threads()
-    except ImportError:  # pragma: no cover - scikit-learn internals moved
-        import os
-
-        return os.cpu_count() or 1
-
-
-def evaluation_elements():
-    """Hidden activations evaluated at once: ~4 MB, or less if working_memory is.
-
-    Batches that fit in cache run about twice as fast as large ones.
-    """
-    return max(1, int(min(2**20, budget_bytes() / (4 * 4))))  # float32, ~4 copies
-
-
-class VAEDensity(DensityMixin, BaseEstimator):
+class VAEDensity(TorchDensity):
     """Variational autoencoder as a density: importance-weighted log p(x).
 
     An MLP encoder maps x to a diagonal Gaussian q(z | x) over a
@@ -77,7 +34,9 @@ class VAEDensity(DensityMixin, BaseEstimator):
     estimator of van den Burg & Williams (2021), which lies above the ELBO and
     approaches log p(x) as the number of samples grows.
 
-    Requires PyTorch (``pip install 'skmem[vae]'``).
+    A :class:`~skmem.TorchDensity` whose module is built from these parameters,
+    so it trains with the same loop and the same batched engine. Requires
+    PyTorch (``pip install 'skmem[vae]'``).
 
     Parameters
     ----------
@@ -104,7 +63,8 @@ class VAEDensity(DensityMixin, BaseEstimator):
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Where to train and evaluate; ``"auto"`` takes a GPU when torch sees
         one. Resolved in :meth:`fit`; the fitted model is kept on the CPU, so it
-        pickles and reloads on a machine without a GPU.
+        pickles and reloads on a machine without a GPU, where it scores on the
+        CPU with a warning.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the training noise and the
         fixed importance-sampling noise, through torch generators (never the
@@ -115,7 +75,8 @@ class VAEDensity(DensityMixin, BaseEstimator):
     Attributes
     ----------
     module_ : torch.nn.Module
-        The trained network, on the CPU.
+        The trained network, on the CPU: ``loss(x, noise)`` is the negative ELBO,
+        ``log_likelihood(x, noise)`` the importance-weighted estimate.
     loss_curve_ : ndarray of shape (`n_iter_`,)
         Mean negative ELBO per training sample, per epoch, in nats.
     n_iter_ : int
@@ -145,17 +106,15 @@ class VAEDensity(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **{
+            name: constraint
+            for name, constraint in TorchDensity._parameter_constraints.items()
+            if name not in ("module", "module_params")
+        },
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "likelihood": [StrOptions({"bernoulli", "gaussian"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -193,117 +152,34 @@ class VAEDensity(DensityMixin, BaseEstimator):
             )
         return [int(s) for s in sizes]
 
-    def _training_setup(self, X):
-        """What :meth:`fit` trains with, after checking X against the likelihood.
+    def _module_spec(self, n_features):
+        from ._model import VAEModule
 
-        ``X`` has passed ``validate_data`` and the parameters their constraints.
-        Returns X as float32, the keyword arguments of the torch training
-        routine, and the torch device. The batched engine, which trains without
-        calling :meth:`fit`, goes through here too.
-        """
-        check_likelihood_input(X, self.likelihood)
-        device = torch_model().resolve_device(self.device)
-        return X.astype(np.float32), self._training_options(), device
-
-    def _training_options(self):
-        return dict(
+        return VAEModule, dict(
+            n_features=n_features,
             latent_dim=self.latent_dim,
             hidden_layer_sizes=self._hidden_sizes(),
             likelihood=self.likelihood,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Train the VAE on X.
+    def _build_module(self, module_class, params, generator):
+        # The weights are drawn from the model's own generator, layer by layer.
+        import torch
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; in [0, 1] for ``likelihood="bernoulli"``.
-        y : None
-            Ignored.
+        with torch.device("meta"):  # no initialisation, no random draws
+            module = module_class(**params)
+        return module.to_empty(device="cpu").reset_parameters(generator)
 
-        Returns
-        -------
-        self : VAEDensity
-            The fitted estimator.
-        """
-        model = torch_model()
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        X, options, device = self._training_setup(X)
-        with model.torch_threads(effective_torch_threads()):
-            module, curves, noise_seeds = model.train_ensemble(
-                X,
-                [np.arange(len(X))],
-                [torch_seed(self.random_state)],
-                device=device,
-                verbose=self.verbose,
-                log_prefix="[VAEDensity] ",
-                **options,
-            )
-        return self.set_fitted(module, curves[0], noise_seeds[0], device)
-
-    def set_fitted(self, module, loss_curve, noise_seed, device):
-        """Store a trained single-model module and what goes with it."""
-        self.module_ = module
-        self.loss_curve_ = np.asarray(loss_curve)
-        self.n_iter_ = len(self.loss_curve_)
-        self.noise_seed_ = int(noise_seed)
-        self.device_ = str(device)
-        return self
-
-    def _check_query(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+    def _check_input(self, X):
+        self._hidden_sizes()  # a clear error before anything is built
         check_likelihood_input(X, self.likelihood)
-        return X
 
-    def score_samples(self, X):
-        """Importance-weighted estimate of log p(x) for each row, in nats.
+    def _log_likelihood_noise_shape(self, module):
+        # The number of importance samples may change after fitting.
+        return (self.n_importance_samples, self.latent_dim)
 
-        Deterministic: every row uses the same fixed noise matrix.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_density : ndarray of shape (n_samples,)
-        """
-        X = self._check_query(X)
-        model = torch_model()
-        noise = model.importance_noise(
-            [self.noise_seed_], self.n_importance_samples, self.latent_dim
-        )
-        device = model.resolve_device(self.device_)
-        with model.torch_threads(effective_torch_threads()):
-            return model.log_likelihood(
-                self.module_,
-                X,
-                noise,
-                device=device,
-                max_elements=evaluation_elements(),
-            )[0]
-
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples` over the rows of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))
+    def _module_name(self):
+        return "the built-in VAE module"
 
     def sample(self, n_samples=1, random_state=None):
         """Draw samples from the model: z from the prior, then x from p(x | z).
@@ -318,10 +194,7 @@ class VAEDensity(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        model = torch_model()
-        return model.sample(self.module_, int(n_samples), torch_seed(random_state))
+        torch_training()  # the ImportError that names the extra, if torch is missing
+        from ._model import sample
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
+        return sample(self.module_, int(n_samples), torch_seed(random_state))
