@@ -345,7 +345,7 @@ class MemorizationScorer(BaseEstimator):
         if result.estimators is not None:
             self.estimators_ = result.estimators
         self.engine_ = engine.name
-        self._engine = engine
+        self._ensemble = result.ensemble
         self._fit_X = X
         return self
 
@@ -640,7 +640,7 @@ class MemorizationScorer(BaseEstimator):
         )
         if not seen.all():
             unseen = _safe_indexing(X, np.flatnonzero(~seen))
-            held_out[~seen] = self._engine.ensemble_log_likelihood(unseen)
+            held_out[~seen] = self._ensemble(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
 

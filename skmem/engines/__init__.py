@@ -15,8 +15,11 @@ An engine is one file in this package holding one class with:
 - ``compute(estimator, X, plan)`` returning an
   :class:`~skmem.engines._base.EngineResult`, whose log-likelihoods must agree
   with the generic engine's (exactly where the model is deterministic);
-- ``matrix_bytes(n_models, n_samples)`` and
-  ``ensemble_log_likelihood(X)`` (the fold-ensemble density of new rows).
+- ``matrix_bytes(n_models, n_samples)``.
+
+Engines are stateless strategies: what a run fitted travels in the
+``EngineResult`` (its ``estimators`` and its ``ensemble``, the fold-ensemble
+density of new rows), and the scorer keeps it.
 
 Adding an engine is one file and one line in :data:`ENGINES`. ``"auto"`` tries
 the fast engines in the registry's order and takes the first that applies;

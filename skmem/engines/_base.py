@@ -1,6 +1,8 @@
 """What every engine returns, and helpers engines share."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,12 +22,18 @@ class EngineResult:
         form (KernelDensity with LeaveOneOut); None means "aggregate the matrix".
     estimators : list of fitted estimators or None
         One per model, when the engine fits separate models.
+    ensemble : callable or None
+        ``ensemble(X)``: the fold-ensemble density of new rows,
+        ``log mean_k p_k(x)``, as an array of shape (n_rows,). It carries the
+        fitted state the engine computed (the scorer keeps it; engines keep
+        none), and must pickle.
     """
 
     log_likelihoods: np.ndarray | None
     in_log_likelihood: np.ndarray | None = field(default=None)
     out_log_likelihood: np.ndarray | None = field(default=None)
     estimators: list | None = field(default=None)
+    ensemble: Callable[[Any], np.ndarray] | None = field(default=None)
 
 
 def check_log_likelihoods(values, n_samples, model_index):

@@ -1,6 +1,7 @@
 """The generic engine: clone, seed, fit and score one estimator per model."""
 
 import time
+from functools import partial
 
 import numpy as np
 from scipy.special import logsumexp
@@ -100,8 +101,8 @@ def _fit_and_score(estimator, X, train, seed, index, cache=None, key=None):
 class SeparateModelsEngine:
     """Base of the engines that fit one estimator per model.
 
-    They can use a ModelCache (``cache``), leave the fitted models in
-    ``estimators_``, and get the fold-ensemble density of new rows from them.
+    They can use a ModelCache (``cache``), and return the fitted models with
+    the fold-ensemble density of new rows computed from them.
     """
 
     matrix_bytes = staticmethod(dense_matrix_bytes)
@@ -137,12 +138,11 @@ class SeparateModelsEngine:
         return keys, todo, estimators, log_likelihoods
 
     def _finish(self, estimators, log_likelihoods):
-        self.estimators_ = estimators
-        return EngineResult(log_likelihoods=log_likelihoods, estimators=estimators)
-
-    def ensemble_log_likelihood(self, X):
-        """``logmeanexp_k log p_k(x)`` for rows ``x`` of ``X``."""
-        return ensemble_log_likelihood(self.estimators_, X)
+        return EngineResult(
+            log_likelihoods=log_likelihoods,
+            estimators=estimators,
+            ensemble=partial(ensemble_log_likelihood, estimators),
+        )
 
 
 class GenericEngine(SeparateModelsEngine):

@@ -28,6 +28,8 @@ it fits in the memory budget.
 import math
 import threading
 import time
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.integrate import quad
@@ -256,6 +258,20 @@ def _logsumexp_rows(values, axis):
         return logsumexp(values, axis=axis)
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """What the fold models of one run are: the data, kernel and bandwidths."""
+
+    kernel: str
+    center: np.ndarray
+    X: np.ndarray
+    n_train: np.ndarray
+    bandwidths: np.ndarray
+    log_norms: np.ndarray
+    log_offsets: np.ndarray
+    train_masks: np.ndarray
+
+
 class KernelDensityEngine:
     """Exact pairwise-kernel engine for :class:`~sklearn.neighbors.KernelDensity`.
 
@@ -331,25 +347,33 @@ class KernelDensityEngine:
         estimator._validate_params()
         X = check_array(X, order="C", dtype=np.float64)
         n, d = X.shape
-        self.kernel_ = estimator.kernel
-        self.center_ = X.mean(axis=0)
-        self.X_ = X
         n_train = plan.train_masks.sum(axis=1)
         bandwidths = np.array(
             [resolve_bandwidth(estimator.bandwidth, m, d) for m in n_train]
         )
-        self.log_norms_ = np.array(
-            [log_kernel_norm(h, d, self.kernel_) for h in bandwidths]
+        log_norms = np.array(
+            [log_kernel_norm(h, d, estimator.kernel) for h in bandwidths]
         )
-        self.log_offsets_ = self.log_norms_ - np.log(n_train)
-        self.n_train_ = n_train
-        self.bandwidths_ = bandwidths
-        self.train_masks_ = plan.train_masks
+        fit = _Fit(
+            kernel=estimator.kernel,
+            center=X.mean(axis=0),
+            X=X,
+            n_train=n_train,
+            bandwidths=bandwidths,
+            log_norms=log_norms,
+            log_offsets=log_norms - np.log(n_train),
+            train_masks=plan.train_masks,
+        )
         if _is_leave_one_out(plan):
-            return self._leave_one_out(X, plan)
-        return self._atoms(X, plan)
+            result = self._leave_one_out(fit, plan)
+        else:
+            result = self._atoms(fit, plan)
+        # The fold-ensemble density of new rows, from the same kernel sums.
+        result.ensemble = partial(self._ensemble_log_likelihood, fit)
+        return result
 
-    def _atoms(self, X, plan):
+    def _atoms(self, fit, plan):
+        X = fit.X
         n = X.shape[0]
         n_models = plan.n_models
         # Atoms: samples with the same pattern of membership in training sets.
@@ -358,9 +382,9 @@ class KernelDensityEngine:
         order = np.argsort(atom_of, kind="stable")
         starts = np.searchsorted(atom_of[order], np.arange(len(patterns)))
         model_atoms = [np.flatnonzero(p) for p in patterns.T]
-        unique_h, h_index = np.unique(self.bandwidths_, return_inverse=True)
-        points = [_Points(X[order], self.center_, h) for h in unique_h]
-        compact = self.kernel_ in _COMPACT
+        unique_h, h_index = np.unique(fit.bandwidths, return_inverse=True)
+        points = [_Points(X[order], fit.center, h) for h in unique_h]
+        compact = fit.kernel in _COMPACT
 
         def block(sl, scratch):
             rows = np.arange(sl.start, sl.stop)  # positions in atom order
@@ -369,7 +393,7 @@ class KernelDensityEngine:
 
                 def log_kernel(subset, out=None, pts=pts):
                     return _log_kernel_block(
-                        pts.left[subset], pts, self.kernel_, subset, out=out
+                        pts.left[subset], pts, fit.kernel, subset, out=out
                     )
 
                 log_k = log_kernel(rows, out=scratch.get((len(rows), n)))
@@ -378,7 +402,7 @@ class KernelDensityEngine:
                 )
                 for k in np.flatnonzero(h_index == b):
                     out[k] = _logsumexp_rows(stats[:, model_atoms[k]], axis=1)
-            return out + self.log_offsets_[:, None]
+            return out + fit.log_offsets[:, None]
 
         row_bytes = 8 * (3 * n + 2 * len(patterns) + n_models) * len(unique_h)
         slices = self._block_slices(n, row_bytes)
@@ -387,22 +411,23 @@ class KernelDensityEngine:
         log_likelihoods[:, order] = np.hstack(blocks)
         return EngineResult(log_likelihoods=log_likelihoods)
 
-    def _leave_one_out(self, X, plan):
+    def _leave_one_out(self, fit, plan):
+        X = fit.X
         n = X.shape[0]
         held_out = np.argmax(plan.test_masks, axis=1)  # model k holds out sample
-        h = self.bandwidths_[0]
-        offset = self.log_offsets_[0]  # log_norm(h) - log(n - 1)
-        pts = _Points(X, self.center_, h)
+        h = fit.bandwidths[0]
+        offset = fit.log_offsets[0]  # log_norm(h) - log(n - 1)
+        pts = _Points(X, fit.center, h)
         store_matrix = 8 * n * n <= self._budget_bytes()
         # One out-model per sample: "matched" averages single in-models.
         mean_in = self.aggregate in ("mean", "matched")
-        compact = self.kernel_ in _COMPACT
+        compact = fit.kernel in _COMPACT
 
         def block(sl, scratch):
             rows = np.arange(sl.start, sl.stop)
             local = np.arange(len(rows))
             log_k = _log_kernel_block(
-                pts.left[rows], pts, self.kernel_, rows, out=scratch.get((len(rows), n))
+                pts.left[rows], pts, fit.kernel, rows, out=scratch.get((len(rows), n))
             )
             # S_i = sum_{j != i} K_ij, shifted by its own largest term: exact for
             # isolated points, whose terms all underflow unshifted.
@@ -455,7 +480,7 @@ class KernelDensityEngine:
             out_log_likelihood=out_ll,
         )
 
-    def ensemble_log_likelihood(self, X):
+    def _ensemble_log_likelihood(self, fit, X):
         """``log mean_k p_k(x)`` for new rows, from the same exact kernel sums.
 
         The mean of the models' densities is one weighted kernel sum: sample
@@ -463,32 +488,30 @@ class KernelDensityEngine:
         models' bandwidth.
         """
         X = check_array(X, order="C", dtype=np.float64)
-        n_models = len(self.bandwidths_)
-        compact = self.kernel_ in _COMPACT
-        unique_h, h_index = np.unique(self.bandwidths_, return_inverse=True)
+        n_models = len(fit.bandwidths)
+        compact = fit.kernel in _COMPACT
+        unique_h, h_index = np.unique(fit.bandwidths, return_inverse=True)
         terms = []
         for b, h in enumerate(unique_h):
             in_b = h_index == b
             # Models sharing a bandwidth share its kernel norm.
-            weight = (1.0 / self.n_train_[in_b]) @ self.train_masks_[in_b]
+            weight = (1.0 / fit.n_train[in_b]) @ fit.train_masks[in_b]
             with np.errstate(divide="ignore"):
-                log_weight = (
-                    np.log(weight) + self.log_norms_[in_b][0] - np.log(n_models)
-                )
-            query = _Points(X, self.center_, h)
-            train = _Points(self.X_, self.center_, h)
+                log_weight = np.log(weight) + fit.log_norms[in_b][0] - np.log(n_models)
+            query = _Points(X, fit.center, h)
+            train = _Points(fit.X, fit.center, h)
 
             def block(sl, scratch, query=query, train=train, log_weight=log_weight):
-                shape = (sl.stop - sl.start, len(self.X_))
+                shape = (sl.stop - sl.start, len(fit.X))
                 log_k = _log_kernel_block(
-                    query.left[sl], train, self.kernel_, out=scratch.get(shape)
+                    query.left[sl], train, fit.kernel, out=scratch.get(shape)
                 )
                 log_k += log_weight
                 terms, shift = _exp_shifted(log_k, compact)
                 with np.errstate(divide="ignore"):
                     return np.log(terms.sum(axis=1)) + shift[:, 0]
 
-            row_bytes = 8 * 3 * len(self.X_)
+            row_bytes = 8 * 3 * len(fit.X)
             parts = self._run_blocks(block, self._block_slices(len(X), row_bytes))
             terms.append(np.concatenate(parts))
         return _logsumexp_rows(np.vstack(terms), axis=0)
