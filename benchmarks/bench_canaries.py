@@ -8,6 +8,10 @@ the membership audit, and the paper's aggregate against the matched one on the
 same log-likelihoods.
 
     python benchmarks/bench_canaries.py [--epochs 100] [--max-repeats 6]
+        [--figure flagged.png]
+
+``--figure`` draws the flagged digits next to random unflagged ones, to see
+whether they are atypical.
 """
 
 import argparse
@@ -27,6 +31,7 @@ def main():
     parser.add_argument("--max-repeats", type=int, default=6)
     parser.add_argument("--target", type=float, default=0.8)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--figure", help="PNG of the flagged digits")
     args = parser.parse_args()
 
     X = load_digits(binarize=True)
@@ -76,6 +81,8 @@ def main():
             f"{np.sort(pct[others[~is_canary]]).round(1).tolist()}"
         )
         print(f"  indices: {np.flatnonzero(others).tolist()}")
+    if args.figure and others.any():
+        _draw(X, np.flatnonzero(others), ~flagged & ~is_canary, M, args.figure)
     print(f"canary AUC of M: {roc_auc_score(is_canary, M):.3f}")
     low, high = scorer.memorization_ci_[is_canary].T
     print(
@@ -101,6 +108,29 @@ def main():
             f"Spearman(M, -V) {spearmanr(scores[digits], typicality)[0]:+.2f}, "
             f"Spearman(M, spread) {spearmanr(scores[digits], spread)[0]:+.2f}"
         )
+
+
+def _draw(X, flagged, unflagged, M, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    rows = {
+        "flagged digits": flagged[np.argsort(-M[flagged])][:16],
+        "random unflagged": rng.choice(np.flatnonzero(unflagged), 16, replace=False),
+    }
+    fig, axes = plt.subplots(2, 16, figsize=(16, 2.6))
+    for r, (label, indices) in enumerate(rows.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.axis("off")
+            if c < len(indices):
+                ax.imshow(X[indices[c]].reshape(8, 8), cmap="gray_r")
+                ax.set_title(f"#{indices[c]}\n{M[indices[c]]:.1f}", fontsize=7)
+        axes[r][0].text(-12, 4, label, fontsize=8, va="center")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"  figure: {path}")
 
 
 if __name__ == "__main__":
