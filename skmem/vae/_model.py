@@ -29,6 +29,40 @@ MAX_LOG_VAR = 20.0  # and from above, so that exp() stays finite in float32
 ENCODER_LOG_VAR = (-20.0, 20.0)
 
 
+def decoder_log_likelihood(out, x, likelihood):
+    """``log p(x | z)`` summed over features, from the decoder output ``out``.
+
+    ``out`` holds logits (Bernoulli) or means then log-variances (Gaussian);
+    ``x`` broadcasts against it, so importance samples need no copies of x.
+    """
+    if likelihood == "bernoulli":
+        # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l)
+        return -nn.functional.binary_cross_entropy_with_logits(
+            out, x.expand_as(out), reduction="none"
+        ).sum(-1)
+    mean, log_var = out.chunk(2, dim=-1)
+    log_var = log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+    return -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
+
+
+def kl_to_prior(mu, log_var):
+    """KL(N(mu, exp(log_var)) || N(0, I)), summed over the latent axis."""
+    return 0.5 * (mu**2 + log_var.exp() - 1.0 - log_var).sum(-1)
+
+
+def importance_weighted(log_px_given_z, mu, log_var, noise):
+    """Importance-weighted log p(x) with q(z | x) = N(mu, exp(log_var)); float64.
+
+    ``mu`` and ``log_var`` are (..., N, L); ``noise`` broadcasts to
+    (..., N, S, L): S standard-normal draws, shared by the rows.
+    """
+    z = mu[..., None, :] + (0.5 * log_var).exp()[..., None, :] * noise  # ..,N,S,L
+    log_q = -0.5 * (_LOG_2PI + log_var[..., None, :] + noise**2).sum(-1)
+    log_prior = -0.5 * (_LOG_2PI + z**2).sum(-1)
+    log_w = log_px_given_z(z) + log_prior - log_q
+    return torch.logsumexp(log_w.double(), dim=-1) - math.log(noise.shape[-2])
+
+
 class EnsembleMLP(nn.Module):
     """E independent MLPs with ReLU between layers; input (E, N, in).
 
@@ -103,21 +137,13 @@ class EnsembleVAE(nn.Module):
         """
         E, L = z.shape[0], z.shape[-1]
         out = self.decoder(z.reshape(E, -1, L)).reshape(*z.shape[:-1], -1)
-        if self.likelihood == "bernoulli":
-            # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l)
-            return -nn.functional.binary_cross_entropy_with_logits(
-                out, x.expand_as(out), reduction="none"
-            ).sum(-1)
-        mean, log_var = out.chunk(2, dim=-1)
-        log_var = log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
-        return -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
+        return decoder_log_likelihood(out, x, self.likelihood)
 
     def negative_elbo(self, x, noise):
         """Per-sample negative ELBO with one reparameterised sample; (E, N)."""
         mu, log_var = self.encode(x)
         z = mu + (0.5 * log_var).exp() * noise
-        kl = 0.5 * (mu**2 + log_var.exp() - 1.0 - log_var).sum(-1)
-        return kl - self.log_px_given_z(x, z)
+        return kl_to_prior(mu, log_var) - self.log_px_given_z(x, z)
 
     def loss(self, x, noise):
         return self.negative_elbo(x, noise)
@@ -126,12 +152,12 @@ class EnsembleVAE(nn.Module):
         """Importance-weighted log p(x) of rows x (N, D); float64 (E, N)."""
         x = x.expand(self.n_models, *x.shape)
         mu, log_var = self.encode(x)  # (E, N, L)
-        std = (0.5 * log_var).exp()
-        z = mu[:, :, None, :] + std[:, :, None, :] * noise[:, None]  # E,N,S,L
-        log_q = -0.5 * (_LOG_2PI + log_var[:, :, None, :] + noise[:, None] ** 2)
-        log_prior = -0.5 * (_LOG_2PI + z**2).sum(-1)
-        log_w = self.log_px_given_z(x[:, :, None, :], z) + log_prior - log_q.sum(-1)
-        return torch.logsumexp(log_w.double(), dim=-1) - math.log(noise.shape[1])
+        return importance_weighted(
+            lambda z: self.log_px_given_z(x[:, :, None, :], z),
+            mu,
+            log_var,
+            noise[:, None],
+        )
 
     def reset_parameters(self, generator):
         """Initial weights from ``generator``: the encoder's, then the decoder's."""
@@ -188,6 +214,10 @@ class VAEModule(EnsembleVAE):
     def log_likelihood(self, x, noise):
         return super().log_likelihood(x, noise[None])[0]
 
+    def decode(self, z):
+        """Decoder output for latents (N, L): logits, or means then log-variances."""
+        return self.decoder(z[None])[0]
+
     @classmethod
     def stack(cls, modules):
         """E modules as one :class:`EnsembleVAE` (the optional batched form)."""
@@ -201,10 +231,10 @@ class VAEModule(EnsembleVAE):
 
 @torch.no_grad()
 def sample(module, n_samples, seed):
-    """Draw from a VAEModule: z ~ N(0, I), then x ~ p(x | z)."""
+    """Draw from a VAE module (MLP or conv): z ~ N(0, I), then x ~ p(x | z)."""
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn((1, n_samples, module.latent_dim), generator=g)
-    out = module.decoder(z)[0]
+    z = torch.randn((n_samples, module.latent_dim), generator=g)
+    out = module.decode(z)
     if module.likelihood == "bernoulli":
         return torch.bernoulli(torch.sigmoid(out), generator=g).numpy().astype(float)
     mean, log_var = out.chunk(2, dim=-1)
