@@ -23,6 +23,33 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._splits import MAX_SEED
 
 
+def logit_dequantize(levels, uniform, n_levels, alpha, xp=np):
+    """Dequantized logit data and the log-Jacobian back to the levels.
+
+    ``y = logit(alpha + (1 - 2 alpha) (levels + uniform) / n_levels)``, and per
+    row (last axis summed) the term that turns a log-density of y into the
+    log-probability of the levels: ``log p_Y(y) + log_jacobian``. ``xp`` is
+    ``numpy`` or ``torch``: the same formula serves both.
+    """
+    s = alpha + (1 - 2 * alpha) * (levels + uniform) / n_levels
+    log_s, log_1ms = xp.log(s), xp.log1p(-s)
+    log_jacobian = s.shape[-1] * (math.log1p(-2 * alpha) - math.log(n_levels)) - (
+        log_s + log_1ms
+    ).sum(-1)
+    return log_s - log_1ms, log_jacobian
+
+
+def check_levels(X, n_levels, owner):
+    """A clear error unless X holds integer levels in [0, n_levels - 1]."""
+    if X.size and (X.min() < 0 or X.max() > n_levels - 1 or (X != np.rint(X)).any()):
+        raise ValueError(
+            f"{owner} needs integer pixel levels in [0, {n_levels - 1}] "
+            f"(n_levels={n_levels}); got values in [{X.min():.3g}, {X.max():.3g}]. "
+            "Pass the raw levels (for example uint8 images with n_levels=256), "
+            "not intensities scaled to [0, 1]."
+        )
+
+
 def bits_per_dim(log_likelihood, n_dims):
     """Nats per sample to bits per dimension: ``-log_likelihood / (n_dims ln 2)``.
 
@@ -62,7 +89,8 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
     Pixels take ``n_levels`` integer values v. :meth:`fit` dequantizes them,
     ``u = (v + e) / n_levels`` with e ~ U[0, 1) drawn from ``random_state``,
     applies the logit transform of the paper (after Dinh et al., 2017),
-    ``y = logit(alpha + (1 - 2 alpha) u)``, and fits ``estimator`` to y.
+    ``y = logit(alpha + (1 - 2 alpha) u)`` with ``alpha = logit_alpha``, and
+    fits ``estimator`` to y.
     :meth:`score_samples` reports the log-probability of the discrete levels,
     with the change of variables accounted for::
 
@@ -93,7 +121,7 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
     n_levels : int, default=256
         Number of pixel levels; X holds integers in [0, n_levels - 1] (256 for
         8-bit images, 17 for scikit-learn's digits).
-    alpha : float, default=0.05
+    logit_alpha : float, default=0.05
         The paper's lambda: the logit is taken of ``alpha + (1 - 2 alpha) u`` so
         that it stays finite at the ends (0.05 for CIFAR-10 in the paper, 1e-6
         for MNIST).
@@ -136,7 +164,7 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"])],
         "n_levels": [Interval(Integral, 2, None, closed="left")],
-        "alpha": [Interval(Real, 0, 0.5, closed="neither")],
+        "logit_alpha": [Interval(Real, 0, 0.5, closed="neither")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -146,35 +174,18 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
         estimator,
         *,
         n_levels=256,
-        alpha=0.05,
+        logit_alpha=0.05,
         n_noise_samples=1,
         random_state=None,
     ):
         self.estimator = estimator
         self.n_levels = n_levels
-        self.alpha = alpha
+        self.logit_alpha = logit_alpha
         self.n_noise_samples = n_noise_samples
         self.random_state = random_state
 
-    def _check_levels(self, X):
-        if X.size and (
-            X.min() < 0 or X.max() > self.n_levels - 1 or (X != np.rint(X)).any()
-        ):
-            raise ValueError(
-                f"{type(self).__name__} needs integer pixel levels in [0, "
-                f"{self.n_levels - 1}] (n_levels={self.n_levels}); got values in "
-                f"[{X.min():.3g}, {X.max():.3g}]. Pass the raw levels (for example "
-                "uint8 images with n_levels=256), not intensities scaled to [0, 1]."
-            )
-
     def _logit(self, X, noise):
-        """Logit-space data and the log-Jacobian of each row, from levels + noise."""
-        s = self.alpha + (1 - 2 * self.alpha) * (X + noise) / self.n_levels
-        log_s, log_1ms = np.log(s), np.log1p(-s)
-        log_jacobian = X.shape[1] * (
-            math.log1p(-2 * self.alpha) - math.log(self.n_levels)
-        ) - (log_s + log_1ms).sum(axis=1)
-        return log_s - log_1ms, log_jacobian
+        return logit_dequantize(X, noise, self.n_levels, self.logit_alpha)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -192,7 +203,7 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
         self : DequantizedDensity
         """
         X = validate_data(self, X, dtype=np.float64)
-        self._check_levels(X)
+        check_levels(X, self.n_levels, type(self).__name__)
         rng = check_random_state(self.random_state)
         self.noise_seed_ = int(rng.randint(MAX_SEED))
         Y, _ = self._logit(X, rng.uniform(size=X.shape))
@@ -213,7 +224,7 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        self._check_levels(X)
+        check_levels(X, self.n_levels, type(self).__name__)
         noise = np.random.RandomState(self.noise_seed_).uniform(
             size=(self.n_noise_samples, X.shape[1])
         )

@@ -38,7 +38,7 @@ def _levels(n, n_features=1, seed=0):
 def test_level_probabilities_sum_to_one(estimator):
     # 1 pixel, 4 levels: sum_v P(v) = 1 only if the logit's Jacobian and the
     # 1 / n_levels of each dequantization cell are both accounted for.
-    model = DequantizedDensity(estimator, n_levels=4, alpha=0.05, random_state=0)
+    model = DequantizedDensity(estimator, n_levels=4, logit_alpha=0.05, random_state=0)
     model.fit(_levels(400))
     levels = np.arange(4.0)[:, None]
     totals = []
