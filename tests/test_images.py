@@ -161,11 +161,19 @@ def test_conv_vae_input_shape_errors(input_shape, message):
         vae.fit(load_digits()[:10])
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
-def test_batched_conv_models_are_the_generic_models(likelihood):
+@pytest.mark.parametrize(
+    "likelihood, n_levels", [("bernoulli", None), ("gaussian", None), ("gaussian", 17)]
+)
+def test_batched_conv_models_are_the_generic_models(likelihood, n_levels):
     X = load_digits(binarize=likelihood == "bernoulli")[:60]
+    if n_levels:
+        X = np.rint(X * 16)
     vae = VAEDensity(
-        **CONV, input_shape=(1, 8, 8), likelihood=likelihood, max_epochs=2
+        **CONV,
+        input_shape=(1, 8, 8),
+        likelihood=likelihood,
+        n_levels=n_levels,
+        max_epochs=2,
     ).set_params(batch_size=16)
     cv = KFold(4, shuffle=True, random_state=0)
     batched = MemorizationScorer(vae, cv=cv, random_state=0).fit(X)
@@ -179,9 +187,40 @@ def test_batched_conv_models_are_the_generic_models(likelihood):
     )
 
 
+def test_vae_level_probabilities_sum_to_one():
+    # The VAE's own dequantization (shared by both architectures) on one
+    # pixel with 4 levels: exp of the importance-weighted estimate is unbiased
+    # for P(v), with the logit's Jacobian and the cell width included.
+    vae = VAEDensity(
+        latent_dim=1,
+        hidden_layer_sizes=(8,),
+        likelihood="gaussian",
+        n_levels=4,
+        max_epochs=20,
+        n_importance_samples=1,
+        random_state=0,
+    ).fit(_levels(400))
+    levels = np.arange(4.0)[:, None]
+    totals = []
+    for seed in range(300):  # one importance and dequantization draw at a time
+        vae.noise_seed_ = seed
+        totals.append(np.exp(vae.score_samples(levels)).sum())
+    mean, error = np.mean(totals), np.std(totals) / math.sqrt(len(totals))
+    assert error < 0.05  # the check has power
+    assert abs(mean - 1.0) < 4 * error
+
+
+def test_vae_levels_errors():
+    X = np.rint(load_digits()[:20] * 16)
+    with pytest.raises(ValueError, match="needs likelihood='gaussian'"):
+        VAEDensity(n_levels=17).fit(X)
+    with pytest.raises(ValueError, match=r"integer pixel levels in \[0, 16\]"):
+        VAEDensity(n_levels=17, likelihood="gaussian").fit(X / 16)
+
+
 def test_dequantized_conv_vae_in_the_scorer():
-    # A Gaussian conv VAE in logit space, scored on the discrete levels: the
-    # same unit as a dequantized GMM, and both beat the uniform guess.
+    # A Gaussian conv VAE in logit space, wrapped: scored on the discrete
+    # levels through the generic engine.
     X = np.rint(load_digits()[:90] * 16)
     vae = VAEDensity(**CONV, input_shape=(1, 8, 8), likelihood="gaussian")
     vae.set_params(max_epochs=3)

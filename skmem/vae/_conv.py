@@ -17,12 +17,7 @@ import math
 import torch
 from torch import nn
 
-from ._model import (
-    ENCODER_LOG_VAR,
-    decoder_log_likelihood,
-    importance_weighted,
-    kl_to_prior,
-)
+from ._model import ENCODER_LOG_VAR, VAEObjectives, decoder_log_likelihood
 
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1
 
@@ -57,7 +52,7 @@ def check_input_shape(input_shape, n_features):
     return shape
 
 
-class ConvVAEModule(nn.Module):
+class ConvVAEModule(VAEObjectives, nn.Module):
     """One convolutional VAE with the TorchDensity module contract.
 
     ``loss(x, noise)``: x (N, C*H*W), noise (N, L), the negative ELBO (N,).
@@ -65,14 +60,25 @@ class ConvVAEModule(nn.Module):
     importance-weighted log p(x) (N,), in float64.
     """
 
-    def __init__(self, input_shape, latent_dim, n_filters, likelihood):
+    def __init__(
+        self,
+        input_shape,
+        latent_dim,
+        n_filters,
+        likelihood,
+        n_levels=None,
+        logit_alpha=0.05,
+    ):
         super().__init__()
         self.input_shape = tuple(input_shape)
         self.latent_dim = latent_dim
         self.n_filters = n_filters
         self.likelihood = likelihood
-        self.loss_noise_shape = (latent_dim,)
+        self.n_levels = n_levels
+        self.logit_alpha = logit_alpha
         channels, height, width = self.input_shape
+        pixels = channels * height * width if n_levels else 0
+        self.loss_noise_shape = (latent_dim + pixels,)
         n_layers = n_downsamplings(self.input_shape)
         widths = [channels] + [n_filters * 2**i for i in range(n_layers)]
         self.code_shape = (widths[-1], height >> n_layers, width >> n_layers)
@@ -115,8 +121,10 @@ class ConvVAEModule(nn.Module):
                         )
         return self
 
-    def encode(self, x):
-        mu, log_var = self.encoder(x.reshape(-1, *self.input_shape)).chunk(2, dim=-1)
+    def encode_rows(self, x):
+        """mu and log_var (..., L) of rows x (..., C*H*W)."""
+        code = self.encoder(x.reshape(-1, *self.input_shape))
+        mu, log_var = code.reshape(*x.shape[:-1], -1).chunk(2, dim=-1)
         return mu, log_var.clamp(*ENCODER_LOG_VAR)
 
     def decode(self, z):
@@ -133,12 +141,7 @@ class ConvVAEModule(nn.Module):
         return decoder_log_likelihood(self.decode(z), x, self.likelihood)
 
     def loss(self, x, noise):
-        mu, log_var = self.encode(x)
-        z = mu + (0.5 * log_var).exp() * noise
-        return kl_to_prior(mu, log_var) - self.log_px_given_z(x, z)
+        return self.negative_elbo(x, noise)
 
     def log_likelihood(self, x, noise):
-        mu, log_var = self.encode(x)
-        return importance_weighted(
-            lambda z: self.log_px_given_z(x[:, None, :], z), mu, log_var, noise
-        )
+        return self.importance_weighted(x, noise)

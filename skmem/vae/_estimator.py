@@ -4,12 +4,13 @@ A :class:`~skmem.TorchDensity` with the built-in MLP VAE module. Nothing here
 imports torch at module level.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._pixels import check_levels
 from ..torch._estimator import TorchDensity, torch_seed, torch_training
 
 
@@ -67,6 +68,19 @@ class VAEDensity(TorchDensity):
     n_filters : int, default=32
         Channels of the first convolution; they double at every halving. Used
         by ``architecture="conv"`` only.
+    n_levels : int, default=None
+        ``None``: X is continuous (or binary). An int: X holds integer pixel
+        levels in [0, n_levels - 1] (256 for 8-bit images), which the model
+        sees as the paper did, dequantized with uniform noise and
+        logit-transformed, and :meth:`score_samples` reports the
+        log-probability of the discrete levels, the change of variables
+        included: the unit of :class:`~skmem.DequantizedDensity`, so KDE, GMM
+        and VAE models of the same images compare, and
+        :func:`~skmem.bits_per_dim` applies. Needs ``likelihood="gaussian"``.
+        Each importance sample draws its own dequantization noise.
+    logit_alpha : float, default=0.05
+        The paper's lambda, with ``n_levels``: the logit is taken of
+        ``logit_alpha + (1 - 2 logit_alpha) u`` for dequantized u in [0, 1).
     max_epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=64
@@ -143,6 +157,8 @@ class VAEDensity(TorchDensity):
         "architecture": [StrOptions({"mlp", "conv"})],
         "input_shape": ["array-like", None],
         "n_filters": [Interval(Integral, 1, None, closed="left")],
+        "n_levels": [Interval(Integral, 2, None, closed="left"), None],
+        "logit_alpha": [Interval(Real, 0, 0.5, closed="neither")],
         "likelihood": [StrOptions({"bernoulli", "gaussian"})],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
     }
@@ -155,6 +171,8 @@ class VAEDensity(TorchDensity):
         architecture="mlp",
         input_shape=None,
         n_filters=32,
+        n_levels=None,
+        logit_alpha=0.05,
         max_epochs=100,
         batch_size=64,
         learning_rate=1e-3,
@@ -170,6 +188,8 @@ class VAEDensity(TorchDensity):
         self.architecture = architecture
         self.input_shape = input_shape
         self.n_filters = n_filters
+        self.n_levels = n_levels
+        self.logit_alpha = logit_alpha
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -200,22 +220,24 @@ class VAEDensity(TorchDensity):
         return check_input_shape(self.input_shape, n_features)
 
     def _module_spec(self, n_features):
+        shared = dict(
+            latent_dim=self.latent_dim,
+            likelihood=self.likelihood,
+            n_levels=self.n_levels,
+            logit_alpha=float(self.logit_alpha),
+        )
         if self.architecture == "conv":
             from ._conv import ConvVAEModule
 
             return ConvVAEModule, dict(
                 input_shape=self._input_shape(n_features),
-                latent_dim=self.latent_dim,
                 n_filters=self.n_filters,
-                likelihood=self.likelihood,
+                **shared,
             )
         from ._model import VAEModule
 
         return VAEModule, dict(
-            n_features=n_features,
-            latent_dim=self.latent_dim,
-            hidden_layer_sizes=self._hidden_sizes(),
-            likelihood=self.likelihood,
+            n_features=n_features, hidden_layer_sizes=self._hidden_sizes(), **shared
         )
 
     def _build_module(self, module_class, params, generator):
@@ -232,11 +254,19 @@ class VAEDensity(TorchDensity):
             self._input_shape(X.shape[1])
         else:
             self._hidden_sizes()
-        check_likelihood_input(X, self.likelihood)
+        if self.n_levels is None:
+            check_likelihood_input(X, self.likelihood)
+            return
+        if self.likelihood != "gaussian":
+            raise ValueError(
+                "n_levels needs likelihood='gaussian': the model sees the "
+                "dequantized levels in logit space, which is unbounded."
+            )
+        check_levels(X, self.n_levels, f"{type(self).__name__}(n_levels=...)")
 
     def _log_likelihood_noise_shape(self, module):
         # The number of importance samples may change after fitting.
-        return (self.n_importance_samples, self.latent_dim)
+        return (self.n_importance_samples, *module.loss_noise_shape)
 
     def _module_name(self):
         return f"the built-in {self.architecture} VAE module"
