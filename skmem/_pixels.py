@@ -10,14 +10,16 @@ logit, fit any density there, and carry the density back to the levels with
 the change of variables. Nothing here imports torch.
 """
 
+import inspect
 import math
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._splits import MAX_SEED
@@ -233,6 +235,34 @@ class DequantizedDensity(DensityMixin, BaseEstimator):
             Y, log_jacobian = self._logit(X, e)
             draws.append(self.estimator_.score_samples(Y) + log_jacobian)
         return logsumexp(draws, axis=0) - math.log(len(draws))
+
+    @available_if(lambda self: hasattr(self.estimator, "sample"))
+    def sample(self, n_samples=1, random_state=None):
+        """Draw images of levels: y from the inner density, back through the logit.
+
+        Available when the inner estimator has ``sample``; ``random_state`` is
+        passed on where its ``sample`` takes one.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Integer levels in [0, n_levels - 1], as floats.
+        """
+        check_is_fitted(self)
+        sample = self.estimator_.sample
+        if "random_state" in inspect.signature(sample).parameters:
+            Y = sample(n_samples, random_state=random_state)
+        else:
+            Y = sample(n_samples)
+        if isinstance(Y, tuple):  # GaussianMixture also returns the components
+            Y = Y[0]
+        u = (expit(np.asarray(Y)) - self.logit_alpha) / (1 - 2 * self.logit_alpha)
+        return np.clip(np.floor(u * self.n_levels), 0, self.n_levels - 1)
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over the rows of X.

@@ -73,6 +73,27 @@ def test_dequantized_scores_are_deterministic_per_row_and_seeded():
     assert more.mean() > c.mean()
 
 
+def test_dequantized_samples_are_levels_like_the_data():
+    X = _levels(2000, n_features=2)
+    model = DequantizedDensity(
+        GaussianMixture(4, random_state=0), n_levels=4, random_state=0
+    ).fit(X)
+    drawn = model.sample(4000)
+    assert drawn.shape == (4000, 2)
+    assert set(np.unique(drawn)) <= {0.0, 1.0, 2.0, 3.0}
+    frequencies = np.bincount(drawn[:, 0].astype(int), minlength=4) / len(drawn)
+    np.testing.assert_allclose(frequencies, [0.1, 0.2, 0.3, 0.4], atol=0.05)
+    assert not hasattr(DequantizedDensity(_NoSample()), "sample")
+
+
+class _NoSample:
+    def fit(self, X):
+        return self
+
+    def score_samples(self, X):
+        return np.zeros(len(X))
+
+
 def test_dequantized_density_rejects_scaled_intensities():
     model = DequantizedDensity(GaussianMixture(1), n_levels=17)
     with pytest.raises(ValueError, match=r"integer pixel levels in \[0, 16\]"):
