@@ -8,15 +8,18 @@ from log-likelihoods you already have. PyTorch is imported only when
 """
 
 from ._aggregate import memorization_scores
+from ._pixels import DequantizedDensity, bits_per_dim
 from ._scorer import MemorizationScorer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DequantizedDensity",
     "MemorizationScorer",
     "TorchDensity",
     "VAEDensity",
     "__version__",
+    "bits_per_dim",
     "memorization_scores",
 ]
 

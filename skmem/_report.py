@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._pixels import bits_per_dim
 from .baselines import compare_scores
 
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
@@ -199,13 +200,15 @@ def significance_lines(facts):
     return lines
 
 
-def summary_rows(results, nn_ratio=None, alpha=0.05):
+def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
     """One row per model: held-out log-likelihood, quantiles of M, top 10, agreement.
 
     ``results`` maps a model name to ``{"scorer": fitted MemorizationScorer,
     "X": data}``; ``nn_ratio`` maps a model name to a per-sample
     nearest-neighbour ratio (NaN where there is none). Agreement columns
     (Spearman rho between models) appear only when there is another model.
+    ``discrete``: the log-likelihoods are log-probabilities of discrete values
+    (pixel levels), so the held-out one is also given in bits per dimension.
     """
     rows = []
     names = list(results)
@@ -213,9 +216,11 @@ def summary_rows(results, nn_ratio=None, alpha=0.05):
         scorer = results[name]["scorer"]
         M = scorer.memorization_scores_
         facts = summary(scorer, alpha=alpha)
-        row = {
-            "model": name,
-            "held-out log-lik.": scorer.score(results[name]["X"]),
+        held_out = scorer.score(results[name]["X"])
+        row = {"model": name, "held-out log-lik.": held_out}
+        if discrete:
+            row["bits/dim"] = bits_per_dim(held_out, scorer.n_features_in_)
+        row |= {
             "median M": facts["quantiles"]["q0.5"],
             "q99 M": facts["quantiles"]["q0.99"],
             "non-finite M": sum(facts["non_finite"].values()),

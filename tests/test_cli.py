@@ -39,6 +39,20 @@ def test_demo_with_tiny_settings(tmp_path):
     for model in ("KDE", "GMM"):
         assert f"\n{model} " in out
     assert "rho vs NN test" in out and "held-out log-lik." in out
+    # One unit for every model: log-probabilities of the 17 grey levels of 64
+    # pixels, so each lies between a uniform guess and 0, and bits/dim is
+    # -log-lik. / (64 ln 2) on every row.
+    lines = out.splitlines()
+    header = next(line.split("  ") for line in lines if line.startswith("model "))
+    header = [h.strip() for h in header if h.strip()]
+    ll_col, bits_col = header.index("held-out log-lik."), header.index("bits/dim")
+    models = ["KDE", "GMM"] + (["VAE"] if "\nVAE " in out else [])
+    for model in models:
+        row = next(line for line in lines if line.startswith(f"{model} ")).split()
+        ll, bits = float(row[ll_col]), float(row[bits_col])
+        assert -64 * np.log(17) < ll < 0, (model, ll)
+        assert bits == pytest.approx(-ll / (64 * np.log(2)), rel=0.01), model
+    assert "compare it only with itself" not in out
     # Three repeats by default: each model's reliability and significance.
     assert "reliability" in out and "memorized (FDR 5%)" in out
     assert out.count("ranking reliability") >= 2

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from .._pixels import logit_dequantize
+
 _LOG_2PI = math.log(2 * math.pi)
 # Lower clamp on the Gaussian decoder's log-variance: pixels that never vary
 # would otherwise drive their variance, and the likelihood, to infinity.
@@ -27,6 +29,87 @@ MAX_LOG_VAR = 20.0  # and from above, so that exp() stays finite in float32
 # Range of the encoder's log-variance: keeps exp() finite in float32 when the
 # input is far from where the network was initialised (unscaled data).
 ENCODER_LOG_VAR = (-20.0, 20.0)
+
+
+def decoder_log_likelihood(out, x, likelihood):
+    """``log p(x | z)`` summed over features, from the decoder output ``out``.
+
+    ``out`` holds logits (Bernoulli) or means then log-variances (Gaussian);
+    ``x`` broadcasts against it, so importance samples need no copies of x.
+    """
+    if likelihood == "bernoulli":
+        # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l)
+        return -nn.functional.binary_cross_entropy_with_logits(
+            out, x.expand_as(out), reduction="none"
+        ).sum(-1)
+    mean, log_var = out.chunk(2, dim=-1)
+    log_var = log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
+    return -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
+
+
+def kl_to_prior(mu, log_var):
+    """KL(N(mu, exp(log_var)) || N(0, I)), summed over the latent axis."""
+    return 0.5 * (mu**2 + log_var.exp() - 1.0 - log_var).sum(-1)
+
+
+def importance_weighted(log_px_given_z, mu, log_var, noise):
+    """Importance-weighted log p(x) with q(z | x) = N(mu, exp(log_var)); float64.
+
+    ``mu``, ``log_var`` and ``noise`` (S standard-normal draws) broadcast to
+    (..., N, S, L); the S axis is reduced.
+    """
+    z = mu + (0.5 * log_var).exp() * noise  # (..., N, S, L)
+    log_q = -0.5 * (_LOG_2PI + log_var + noise**2).sum(-1)
+    log_prior = -0.5 * (_LOG_2PI + z**2).sum(-1)
+    log_w = log_px_given_z(z) + log_prior - log_q
+    return torch.logsumexp(log_w.double(), dim=-1) - math.log(noise.shape[-2])
+
+
+class VAEObjectives:
+    """The ELBO and the importance-weighted log p(x), for any encoder and decoder.
+
+    A VAE class supplies ``latent_dim``, ``n_levels``, ``logit_alpha``,
+    ``encode_rows(x)`` (rows (..., D) to mu and log_var (..., L)) and
+    ``log_px_given_z(x, z)``. With ``n_levels`` set, x holds integer pixel
+    levels: the model sees them dequantized and logit-transformed (uniform
+    noise from the normal noise that skmem passes in, through the normal CDF),
+    and reports the log-probability of the levels, the Jacobian included.
+    """
+
+    def _dequantize(self, x, noise):
+        """Model-space data, its log-Jacobian to the levels, and the latent noise."""
+        if self.n_levels is None:
+            return x, 0.0, noise
+        uniform = torch.special.ndtr(noise[..., self.latent_dim :])
+        y, log_jacobian = logit_dequantize(
+            x, uniform, self.n_levels, self.logit_alpha, xp=torch
+        )
+        return y, log_jacobian, noise[..., : self.latent_dim]
+
+    def negative_elbo(self, x, noise):
+        """Per-sample negative ELBO with one reparameterised sample."""
+        y, log_jacobian, noise = self._dequantize(x, noise)
+        mu, log_var = self.encode_rows(y)
+        z = mu + (0.5 * log_var).exp() * noise
+        return kl_to_prior(mu, log_var) - self.log_px_given_z(y, z) - log_jacobian
+
+    def importance_weighted(self, x, noise):
+        """log p(x) of rows x (..., N, D) from noise (..., S, L) shared by the rows.
+
+        With pixel levels, each importance sample has its own dequantization,
+        so that exp of the estimate is unbiased for the probability of the
+        levels.
+        """
+        noise = noise[..., None, :, :]  # (..., 1, S, L)
+        if self.n_levels is None:
+            y, log_jacobian = x[..., None, :], 0.0
+            mu, log_var = (t[..., None, :] for t in self.encode_rows(x))
+        else:
+            y, log_jacobian, noise = self._dequantize(x[..., None, :], noise)
+            mu, log_var = self.encode_rows(y)  # (..., N, S, L)
+        return importance_weighted(
+            lambda z: self.log_px_given_z(y, z) + log_jacobian, mu, log_var, noise
+        )
 
 
 class EnsembleMLP(nn.Module):
@@ -69,15 +152,23 @@ def _uniform(shape, fan_in, generator=None):
     return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
 
 
-class EnsembleVAE(nn.Module):
+class EnsembleVAE(VAEObjectives, nn.Module):
     """E independent VAEs: MLP encoder to (mu, log_var), MLP decoder.
 
     ``negative_elbo`` takes x (E, N, D) and noise (E, N, L);
     ``log_likelihood`` rows (N, D) shared by every model and noise (E, S, L).
+    With ``n_levels``, each noise row has D more values, for dequantization.
     """
 
     def __init__(
-        self, n_features, latent_dim, hidden_layer_sizes, likelihood, n_models
+        self,
+        n_features,
+        latent_dim,
+        hidden_layer_sizes,
+        likelihood,
+        n_models,
+        n_levels=None,
+        logit_alpha=0.05,
     ):
         super().__init__()
         hidden = list(hidden_layer_sizes)
@@ -86,7 +177,9 @@ class EnsembleVAE(nn.Module):
         self.hidden_layer_sizes = tuple(hidden)
         self.likelihood = likelihood
         self.n_models = n_models
-        self.loss_noise_shape = (latent_dim,)
+        self.n_levels = n_levels
+        self.logit_alpha = logit_alpha
+        self.loss_noise_shape = (latent_dim + (n_features if n_levels else 0),)
         out = n_features * (2 if likelihood == "gaussian" else 1)
         self.encoder = EnsembleMLP([n_features, *hidden, 2 * latent_dim], n_models)
         self.decoder = EnsembleMLP([latent_dim, *hidden[::-1], out], n_models)
@@ -94,6 +187,11 @@ class EnsembleVAE(nn.Module):
     def encode(self, x):
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var.clamp(*ENCODER_LOG_VAR)
+
+    def encode_rows(self, x):
+        """``encode`` of x (E, ..., D): mu and log_var (E, ..., L)."""
+        mu, log_var = self.encode(x.reshape(x.shape[0], -1, x.shape[-1]))
+        return mu.reshape(*x.shape[:-1], -1), log_var.reshape(*x.shape[:-1], -1)
 
     def log_px_given_z(self, x, z):
         """``log p(x | z)`` summed over features.
@@ -103,35 +201,14 @@ class EnsembleVAE(nn.Module):
         """
         E, L = z.shape[0], z.shape[-1]
         out = self.decoder(z.reshape(E, -1, L)).reshape(*z.shape[:-1], -1)
-        if self.likelihood == "bernoulli":
-            # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l)
-            return -nn.functional.binary_cross_entropy_with_logits(
-                out, x.expand_as(out), reduction="none"
-            ).sum(-1)
-        mean, log_var = out.chunk(2, dim=-1)
-        log_var = log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
-        return -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
-
-    def negative_elbo(self, x, noise):
-        """Per-sample negative ELBO with one reparameterised sample; (E, N)."""
-        mu, log_var = self.encode(x)
-        z = mu + (0.5 * log_var).exp() * noise
-        kl = 0.5 * (mu**2 + log_var.exp() - 1.0 - log_var).sum(-1)
-        return kl - self.log_px_given_z(x, z)
+        return decoder_log_likelihood(out, x, self.likelihood)
 
     def loss(self, x, noise):
         return self.negative_elbo(x, noise)
 
     def log_likelihood(self, x, noise):
         """Importance-weighted log p(x) of rows x (N, D); float64 (E, N)."""
-        x = x.expand(self.n_models, *x.shape)
-        mu, log_var = self.encode(x)  # (E, N, L)
-        std = (0.5 * log_var).exp()
-        z = mu[:, :, None, :] + std[:, :, None, :] * noise[:, None]  # E,N,S,L
-        log_q = -0.5 * (_LOG_2PI + log_var[:, :, None, :] + noise[:, None] ** 2)
-        log_prior = -0.5 * (_LOG_2PI + z**2).sum(-1)
-        log_w = self.log_px_given_z(x[:, :, None, :], z) + log_prior - log_q.sum(-1)
-        return torch.logsumexp(log_w.double(), dim=-1) - math.log(noise.shape[1])
+        return self.importance_weighted(x.expand(self.n_models, *x.shape), noise)
 
     def reset_parameters(self, generator):
         """Initial weights from ``generator``: the encoder's, then the decoder's."""
@@ -153,11 +230,12 @@ def _empty_like(module, device, n_models=None):
     """An uninitialised VAE shaped like ``module``: a VAEModule, or an
     EnsembleVAE of ``n_models``."""
     args = (module.n_features, module.latent_dim, module.hidden_layer_sizes)
+    pixels = dict(n_levels=module.n_levels, logit_alpha=module.logit_alpha)
     with torch.device("meta"):  # no initialisation, no random draws
         if n_models is None:
-            empty = VAEModule(*args, module.likelihood)
+            empty = VAEModule(*args, module.likelihood, **pixels)
         else:
-            empty = EnsembleVAE(*args, module.likelihood, n_models)
+            empty = EnsembleVAE(*args, module.likelihood, n_models, **pixels)
     return empty.to_empty(device=device)
 
 
@@ -179,14 +257,34 @@ class VAEModule(EnsembleVAE):
     ``decoder`` and ``negative_elbo`` take it).
     """
 
-    def __init__(self, n_features, latent_dim, hidden_layer_sizes, likelihood):
-        super().__init__(n_features, latent_dim, hidden_layer_sizes, likelihood, 1)
+    def __init__(
+        self,
+        n_features,
+        latent_dim,
+        hidden_layer_sizes,
+        likelihood,
+        n_levels=None,
+        logit_alpha=0.05,
+    ):
+        super().__init__(
+            n_features,
+            latent_dim,
+            hidden_layer_sizes,
+            likelihood,
+            1,
+            n_levels=n_levels,
+            logit_alpha=logit_alpha,
+        )
 
     def loss(self, x, noise):
         return self.negative_elbo(x[None], noise[None])[0]
 
     def log_likelihood(self, x, noise):
         return super().log_likelihood(x, noise[None])[0]
+
+    def decode(self, z):
+        """Decoder output for latents (N, L): logits, or means then log-variances."""
+        return self.decoder(z[None])[0]
 
     @classmethod
     def stack(cls, modules):
@@ -201,12 +299,17 @@ class VAEModule(EnsembleVAE):
 
 @torch.no_grad()
 def sample(module, n_samples, seed):
-    """Draw from a VAEModule: z ~ N(0, I), then x ~ p(x | z)."""
+    """Draw from a VAE module (MLP or conv): z ~ N(0, I), then x ~ p(x | z)."""
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn((1, n_samples, module.latent_dim), generator=g)
-    out = module.decoder(z)[0]
+    z = torch.randn((n_samples, module.latent_dim), generator=g)
+    out = module.decode(z)
     if module.likelihood == "bernoulli":
         return torch.bernoulli(torch.sigmoid(out), generator=g).numpy().astype(float)
     mean, log_var = out.chunk(2, dim=-1)
     std = (0.5 * log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)).exp()
-    return (mean + std * torch.randn(mean.shape, generator=g)).numpy().astype(float)
+    x = mean + std * torch.randn(mean.shape, generator=g)
+    if module.n_levels is not None:  # back from logit space to the levels
+        alpha = module.logit_alpha
+        u = (torch.sigmoid(x) - alpha) / (1 - 2 * alpha)
+        x = (u * module.n_levels).floor().clamp(0, module.n_levels - 1)
+    return x.numpy().astype(float)
