@@ -214,3 +214,75 @@ def test_snapshot_scores_like_a_model_stopped_there(X):
 def test_invalid_checkpoints(X, checkpoints):
     with pytest.raises(ValueError, match="checkpoints must be distinct integer"):
         VAEDensity(**SMALL, max_epochs=5, checkpoints=checkpoints).fit(X)
+
+
+def test_pipeline_ending_in_a_checkpointed_model(X):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def pipe(max_epochs, checkpoints=None):
+        vae = VAEDensity(
+            **{**SMALL, "likelihood": "gaussian"},
+            max_epochs=max_epochs,
+            checkpoints=checkpoints,
+        )
+        return MemorizationScorer(
+            make_pipeline(StandardScaler(), vae), cv=3, random_state=0
+        ).fit(X[:, 20:30])
+
+    scorer, stopped = pipe(3, [1, 3]), pipe(1)
+    assert scorer.engine_ == "generic"
+    np.testing.assert_allclose(
+        scorer.log_likelihood_curve_[0], stopped.log_likelihoods_, rtol=1e-5
+    )
+
+
+def test_curve_display(curve):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skmem.plotting import MemorizationCurveDisplay, mean_nll_curves
+
+    display = MemorizationCurveDisplay.from_estimator(curve, name="VAE")
+    q95 = display.quantile_lines_[1].get_ydata()
+    np.testing.assert_allclose(q95, np.quantile(curve.memorization_curve_, 0.95, 1))
+    # The loss curves, against a loop over models.
+    train_nll, test_nll = mean_nll_curves(
+        curve.log_likelihood_curve_, curve.train_masks_, curve.test_masks_
+    )
+    for c, ll in enumerate(curve.log_likelihood_curve_):
+        pairs = zip(ll, curve.test_masks_, strict=True)
+        by_model = [-row[mask].mean() for row, mask in pairs]
+        assert test_nll[c] == pytest.approx(np.mean(by_model))
+    np.testing.assert_allclose(display.loss_lines_[0].get_ydata(), train_nll)
+    with pytest.raises(ValueError, match="no memorization curve"):
+        MemorizationCurveDisplay.from_estimator(
+            MemorizationScorer(GaussianMixture(1), cv=2).fit(np.eye(6))
+        )
+
+
+def test_cli_checkpoints(tmp_path, capsys):
+    from skmem.cli import main
+
+    data = tmp_path / "digits.npy"
+    np.save(data, load_digits(binarize=True)[:60])
+    common = [
+        "score", str(data), "--cv", "3", "--repeats", "1",
+        "--out", str(tmp_path / "s.csv"),
+    ]  # fmt: skip
+    params = ["--model", "vae", "--param", "max_epochs=4"]
+    params += [
+        "--param",
+        "n_importance_samples=4",
+        "--param",
+        "hidden_layer_sizes=(8,)",
+    ]
+    code = main([*common, *params, "--checkpoints", "2,4", "--report", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "epoch 2:" in out and "epoch 4:" in out
+    assert (tmp_path / "vae over training.png").exists()
+    assert main([*common, *params, "--checkpoints", "2,9"]) == 2
+    assert "max_epochs=4" in capsys.readouterr().err
+    assert main([*common, "--model", "kde", "--checkpoints", "2"]) == 2
+    assert "applies to torch models" in capsys.readouterr().err

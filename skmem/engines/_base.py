@@ -48,12 +48,22 @@ def estimator_checkpoints(estimator):
     """The epochs at which ``estimator`` keeps snapshots; () when it keeps none.
 
     Only estimators that can score with a snapshot (``score_samples_at``, as
-    :class:`~skmem.TorchDensity` does) have checkpoints; invalid ones raise
-    the estimator's own error.
+    :class:`~skmem.TorchDensity` does), or pipelines ending in one, have
+    checkpoints; invalid ones raise the estimator's own error.
     """
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return estimator_checkpoints(steps[-1][1])
     if not callable(getattr(estimator, "score_samples_at", None)):
         return ()
     return estimator._checkpoints()
+
+
+def score_samples_at(model, X, epoch):
+    """``model.score_samples_at(X, epoch)``, through a fitted pipeline too."""
+    if getattr(model, "steps", None):
+        return model[-1].score_samples_at(model[:-1].transform(X), epoch)
+    return model.score_samples_at(X, epoch)
 
 
 def check_model_rows(rows, n_samples, model_index):

@@ -19,6 +19,7 @@ from ._base import (
     check_model_rows,
     dense_matrix_bytes,
     estimator_checkpoints,
+    score_samples_at,
 )
 
 
@@ -99,7 +100,7 @@ def _fit_and_score(
             mark_failed_fit(exc, index, len(train))
             raise
         # A row per checkpoint, from the model's snapshots, then the final one.
-        rows = [model.score_samples_at(X, epoch) for epoch in checkpoints]
+        rows = [score_samples_at(model, X, epoch) for epoch in checkpoints]
         rows.append(score_in_blocks(model, X))
     rows = check_model_rows(rows, _num_samples(X), index)
     if cache is not None:
@@ -225,7 +226,7 @@ def ensemble_log_likelihood(estimators, X, epoch=None):
         check_log_likelihoods(
             model.score_samples(X)
             if epoch is None
-            else model.score_samples_at(X, epoch),
+            else score_samples_at(model, X, epoch),
             _num_samples(X),
             k,
         )
