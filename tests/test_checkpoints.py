@@ -268,7 +268,7 @@ def test_cli_checkpoints(tmp_path, capsys):
     np.save(data, load_digits(binarize=True)[:60])
     common = [
         "score", str(data), "--cv", "3", "--repeats", "1",
-        "--out", str(tmp_path / "s.csv"),
+        "--out", str(tmp_path / "s.csv"), "--n-jobs", "1",
     ]  # fmt: skip
     params = ["--model", "vae", "--param", "max_epochs=4"]
     params += [
