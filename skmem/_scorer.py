@@ -134,7 +134,8 @@ class MemorizationScorer(BaseEstimator):
         checkpoint with the best mean held-out log-likelihood: what early
         stopping on held-out data gives, picked from the curve at no extra
         cost. When False they are those of the final models
-        (``max_epochs``).
+        (``max_epochs``). Either way ``estimators_`` are the final models;
+        ``score_samples_at(X, best_checkpoint_)`` scores with the stopped ones.
 
     Attributes
     ----------
@@ -366,7 +367,10 @@ class MemorizationScorer(BaseEstimator):
                 cache=cache,
             )
             _check_fits_in_memory(
-                engine, splitter.get_n_splits(X, y, groups), n_samples
+                engine,
+                splitter.get_n_splits(X, y, groups),
+                n_samples,
+                n_matrices=len(estimator_checkpoints(estimator)) + 1,
             )
             plan = make_split_plan(
                 splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
@@ -759,14 +763,20 @@ def _input_tag(estimator, name):
         return False
 
 
-def _check_fits_in_memory(engine, n_models, n_samples):
-    """Refuse, before allocating anything, a plan whose arrays exceed free memory."""
-    need = 2 * n_models * n_samples + engine.matrix_bytes(n_models, n_samples)
+def _check_fits_in_memory(engine, n_models, n_samples, n_matrices=1):
+    """Refuse, before allocating anything, a plan whose arrays exceed free memory.
+
+    ``n_matrices``: log-likelihood matrices kept, one per checkpoint and one for
+    the final models.
+    """
+    need = 2 * n_models * n_samples + n_matrices * engine.matrix_bytes(
+        n_models, n_samples
+    )
     free = available_bytes()
     if free is not None and need > free:
         raise MemoryError(
             f"{n_models} models x {n_samples} samples need {need / 2**30:.1f} GiB "
             f"for the split masks and log-likelihoods, more than the "
             f"{free / 2**30:.1f} GiB of free memory. Use fewer splits (KFold "
-            "instead of LeaveOneOut), or a subsample."
+            "instead of LeaveOneOut), fewer checkpoints, or a subsample."
         )

@@ -286,3 +286,15 @@ def test_cli_checkpoints(tmp_path, capsys):
     assert "max_epochs=4" in capsys.readouterr().err
     assert main([*common, "--model", "kde", "--checkpoints", "2"]) == 2
     assert "applies to torch models" in capsys.readouterr().err
+
+
+def test_memory_check_counts_every_checkpoint(X, monkeypatch):
+    import skmem._scorer as scorer_module
+
+    # Room for the masks and two log-likelihood matrices, not for three.
+    n_models, n = 4, len(X)
+    free = 2 * n_models * n + 2 * 8 * n_models * n
+    monkeypatch.setattr(scorer_module, "available_bytes", lambda: free)
+    with pytest.raises(MemoryError, match="fewer checkpoints"):
+        _scorer(2, [1, 2]).set_params(cv=KFold(4)).fit(X)
+    _scorer(2, [2]).set_params(cv=KFold(4)).fit(X)
