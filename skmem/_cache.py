@@ -46,15 +46,20 @@ class ModelCache:
         return self.directory / f"{key}.pkl"
 
     def load(self, key, n_samples):
-        """``(estimator, log_likelihoods)``, or None when missing or unreadable."""
+        """``(estimator, log_likelihoods)``, or None when missing or unreadable.
+
+        ``n_samples`` is the expected length of the log-likelihoods, or their
+        expected shape (a model with checkpoints stores one row per epoch).
+        """
+        shape = (n_samples,) if np.ndim(n_samples) == 0 else tuple(n_samples)
         path = self._path(key)
         if not path.exists():
             return None
         try:
             model, row = joblib.load(path)
             row = np.asarray(row, dtype=np.float64)
-            if row.shape != (n_samples,):
-                raise ValueError(f"holds {row.shape[0]} log-likelihoods")
+            if row.shape != shape:
+                raise ValueError(f"holds log-likelihoods of shape {row.shape}")
         except Exception as exc:  # noqa: BLE001 - any unreadable entry is recomputed
             warnings.warn(
                 f"Ignoring unreadable cache entry {path.name} ({exc}); the model "

@@ -18,6 +18,8 @@ from ._pixels import bits_per_dim
 from .baselines import compare_scores
 
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
+# The paper's figure of memorization over training.
+CURVE_QUANTILES = (0.5, 0.95, 0.99)
 
 EXPLANATION = (
     "Memorization score M (nats) of each training sample: its log-likelihood under "
@@ -129,7 +131,41 @@ def summary(scorer, *, top=10, alpha=0.05):
         },
         "top": [int(i) for i in order[:top]],
         "non_finite": {k: v for k, v in counts.items() if v},
+        **curve_summary(scorer),
     }
+
+
+def curve_summary(scorer):
+    """``{"curve": ...}``: quantiles of M per checkpoint; {} without checkpoints."""
+    curve = getattr(scorer, "memorization_curve_", None)
+    if curve is None:
+        return {}
+    quantiles = {
+        f"q{q:g}": [float(v) for v in np.nanquantile(curve, q, axis=1)]
+        for q in CURVE_QUANTILES
+    }
+    return {
+        "curve": {
+            "epochs": [int(c) for c in scorer.checkpoints_],
+            **quantiles,
+            "best_held_out_epoch": scorer.best_checkpoint_,
+        }
+    }
+
+
+def curve_lines(curve):
+    """The memorization curve of :func:`curve_summary` as terminal lines."""
+    names = [k for k in curve if k.startswith("q")]
+    lines = [f"  M over training ({' / '.join(names)} quantiles, nats):"]
+    for j, epoch in enumerate(curve["epochs"]):
+        values = " / ".join(_format(curve[k][j]) for k in names)
+        best = (
+            "  <- best held-out log-likelihood"
+            if (epoch == curve["best_held_out_epoch"])
+            else ""
+        )
+        lines.append(f"    epoch {epoch}: {values}{best}")
+    return lines
 
 
 def format_summary(name, scorer, facts, columns):
@@ -155,6 +191,8 @@ def format_summary(name, scorer, facts, columns):
     ]
     for kind, count in facts["non_finite"].items():
         lines.append(f"  {count} of {n} scores are {kind}: {MEANINGS[kind]}.")
+    if "curve" in facts:
+        lines += curve_lines(facts["curve"])
     lines += significance_lines(facts)
     return lines
 

@@ -2,6 +2,8 @@
 
 import tempfile
 import warnings
+from dataclasses import replace
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -34,6 +36,8 @@ from ._reliability import (
 from ._rows import check_no_missing, mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import ENGINES, select_engine
+from .engines._base import estimator_checkpoints
+from .engines.generic import ensemble_log_likelihood
 
 _REQUIRED_METHODS = ("fit", "score_samples")
 # Repeats needed for intervals and p-values (2 give standard errors with one
@@ -123,6 +127,15 @@ class MemorizationScorer(BaseEstimator):
         only the missing models when started again and gives the same scores.
         Writes are atomic; an unreadable entry is recomputed. The exact
         KernelDensity engine fits no models and does not use it.
+    early_stopping : bool, default=False
+        Needs an estimator with ``checkpoints`` (:class:`~skmem.TorchDensity`,
+        :class:`~skmem.VAEDensity`). When True, the scores, error bars, tests
+        and :meth:`score` are those of the models at ``best_checkpoint_``, the
+        checkpoint with the best mean held-out log-likelihood: what early
+        stopping on held-out data gives, picked from the curve at no extra
+        cost. When False they are those of the final models
+        (``max_epochs``). Either way ``estimators_`` are the final models;
+        ``score_samples_at(X, best_checkpoint_)`` scores with the stopped ones.
 
     Attributes
     ----------
@@ -170,6 +183,26 @@ class MemorizationScorer(BaseEstimator):
         The fitted models, when the engine fits separate models.
     engine_ : str
         Name of the engine that computed the log-likelihoods.
+    checkpoints_ : ndarray of shape (n_checkpoints,) or None
+        The epochs of the curves below: the estimator's ``checkpoints``. None
+        (and so are the curves) when the estimator keeps no checkpoints.
+    memorization_curve_ : ndarray of shape (n_checkpoints, n_samples) or None
+        ``M_i`` of every sample at each checkpoint, with the scorer's
+        ``aggregate``, from the same training runs (same folds and seeds) as
+        the final scores. The row of epoch ``c`` equals the scores of a run with
+        ``max_epochs=c``.
+    log_likelihood_curve_ : ndarray or None
+        Shape (n_checkpoints, n_models, n_samples): ``log p_k(x_i)`` of every
+        model and sample at each checkpoint. With
+        ``train_masks_`` and ``test_masks_`` it gives every model's training
+        and held-out log-likelihood curves.
+    score_curve_ : ndarray of shape (n_checkpoints,) or None
+        The mean held-out log-likelihood of the training samples (the mean of
+        ``V_i``, what :meth:`score` gives on the training data) at each
+        checkpoint.
+    best_checkpoint_ : int or None
+        The checkpoint with the highest ``score_curve_``: where early stopping
+        on held-out data stops.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -212,6 +245,7 @@ class MemorizationScorer(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, HasMethods(["cache"])],
+        "early_stopping": ["boolean"],
     }
 
     def __init__(
@@ -228,6 +262,7 @@ class MemorizationScorer(BaseEstimator):
         random_state=None,
         verbose=0,
         memory=None,
+        early_stopping=False,
     ):
         self.estimator = estimator
         self.cv = cv
@@ -240,6 +275,7 @@ class MemorizationScorer(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.memory = memory
+        self.early_stopping = early_stopping
 
     def _base_estimator(self):
         if self.estimator is None:
@@ -297,6 +333,13 @@ class MemorizationScorer(BaseEstimator):
             The fitted scorer.
         """
         estimator = self._base_estimator()
+        if self.early_stopping and not estimator_checkpoints(estimator):
+            raise ValueError(
+                "early_stopping=True picks the best of the estimator's checkpoints, "
+                "and this estimator keeps none. Set checkpoints on a TorchDensity "
+                "or VAEDensity, e.g. VAEDensity(max_epochs=50, checkpoints=[10, "
+                "20, 30, 40, 50])."
+            )
         X = self._validate_table(X, reset=True, estimator=estimator)
         n_samples = _num_samples(X)
         rng = check_random_state(self.random_state)
@@ -324,7 +367,10 @@ class MemorizationScorer(BaseEstimator):
                 cache=cache,
             )
             _check_fits_in_memory(
-                engine, splitter.get_n_splits(X, y, groups), n_samples
+                engine,
+                splitter.get_n_splits(X, y, groups),
+                n_samples,
+                n_matrices=len(estimator_checkpoints(estimator)) + 1,
             )
             plan = make_split_plan(
                 splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
@@ -341,6 +387,7 @@ class MemorizationScorer(BaseEstimator):
                 result, plan = self._fit_until_reliable(engine, estimator, X, plan)
             else:
                 result = engine.compute(estimator, X, plan)
+        result = self._set_curve(result, plan)
         self._set_results(result, plan)
         if result.estimators is not None:
             self.estimators_ = result.estimators
@@ -382,6 +429,47 @@ class MemorizationScorer(BaseEstimator):
             stacklevel=4,
         )
         return result, head
+
+    def _set_curve(self, result, plan):
+        """The curve attributes; the result to score (the best checkpoint's
+        when ``early_stopping``)."""
+        curve = result.log_likelihood_curve
+        if curve is None:
+            self.checkpoints_ = self.memorization_curve_ = None
+            self.log_likelihood_curve_ = self.score_curve_ = None
+            self.best_checkpoint_ = None
+            return result
+        masks = (plan.train_masks, plan.test_masks)
+        scores, held_out = [], []
+        for log_likelihoods in curve:
+            # Samples without an in- or out-model are NaN here as in the final
+            # scores, which warn about them once.
+            in_ll, out_ll, _ = _in_out(log_likelihoods, *masks, self.aggregate)
+            scores.append(scores_from_in_out(in_ll, out_ll))
+            finite = out_ll[~np.isnan(out_ll)]
+            held_out.append(finite.mean() if finite.size else np.nan)
+        self.checkpoints_ = np.asarray(result.checkpoints)
+        self.memorization_curve_ = np.array(scores)
+        self.log_likelihood_curve_ = curve
+        self.score_curve_ = np.array(held_out)
+        best = int(np.nanargmax(self.score_curve_))
+        self.best_checkpoint_ = int(self.checkpoints_[best])
+        if not self.early_stopping:
+            return result
+        if self.verbose:
+            print(
+                f"[MemorizationScorer] early stopping at epoch "
+                f"{self.best_checkpoint_} (mean held-out log-likelihood "
+                f"{self.score_curve_[best]:.3f})",
+                flush=True,
+            )
+        return replace(
+            result,
+            log_likelihoods=curve[best],
+            ensemble=partial(
+                ensemble_log_likelihood, result.estimators, epoch=self.best_checkpoint_
+            ),
+        )
 
     def _set_results(self, result, plan):
         """Scores, error bars and tests from an engine's result."""
@@ -675,14 +763,20 @@ def _input_tag(estimator, name):
         return False
 
 
-def _check_fits_in_memory(engine, n_models, n_samples):
-    """Refuse, before allocating anything, a plan whose arrays exceed free memory."""
-    need = 2 * n_models * n_samples + engine.matrix_bytes(n_models, n_samples)
+def _check_fits_in_memory(engine, n_models, n_samples, n_matrices=1):
+    """Refuse, before allocating anything, a plan whose arrays exceed free memory.
+
+    ``n_matrices``: log-likelihood matrices kept, one per checkpoint and one for
+    the final models.
+    """
+    need = 2 * n_models * n_samples + n_matrices * engine.matrix_bytes(
+        n_models, n_samples
+    )
     free = available_bytes()
     if free is not None and need > free:
         raise MemoryError(
             f"{n_models} models x {n_samples} samples need {need / 2**30:.1f} GiB "
             f"for the split masks and log-likelihoods, more than the "
             f"{free / 2**30:.1f} GiB of free memory. Use fewer splits (KFold "
-            "instead of LeaveOneOut), or a subsample."
+            "instead of LeaveOneOut), fewer checkpoints, or a subsample."
         )

@@ -446,7 +446,7 @@ def report(
     import matplotlib.pyplot as plt
 
     from ._report import write_report
-    from .plotting import MemorizationDisplay
+    from .plotting import MemorizationCurveDisplay, MemorizationDisplay
 
     figures = {}
     for name, r in results.items():
@@ -465,6 +465,10 @@ def report(
                 "NN distance ratio (validation / generated), every sample"
             )
         figures[name.split()[0].lower()] = display.figure_
+        if getattr(r["scorer"], "memorization_curve_", None) is not None:
+            curve = MemorizationCurveDisplay.from_estimator(r["scorer"], name=name)
+            curve.figure_.tight_layout()
+            figures[f"{name.split()[0].lower()} over training"] = curve.figure_
     page = write_report(
         out, rows, figures, title=title, notes=notes, settings=settings,
         details=details,
@@ -583,12 +587,25 @@ def _score(args):
         write_scores_csv,
         write_settings,
     )
+    from .engines._base import estimator_checkpoints
 
     table = load_data(args.data, key=args.key)
     _check_input(table, args.cv)
+    params = parse_params(args.param)
+    if args.checkpoints is not None:
+        if args.model != "vae":
+            raise UsageError(
+                f"--checkpoints applies to torch models (--model vae), not "
+                f"--model {args.model}"
+            )
+        params["checkpoints"] = args.checkpoints
     estimator, notes = prepare_model(
-        args.model, parse_params(args.param), table, preprocess=args.preprocess
+        args.model, params, table, preprocess=args.preprocess
     )
+    try:
+        estimator_checkpoints(estimator)
+    except ValueError as exc:
+        raise UsageError(f"--checkpoints: {exc}") from exc
     n, d = table.X.shape
     kinds = f", {len(table.categorical)} categorical" if table.categorical else ""
     print(f"[skmem] {args.data}: {n} rows x {d} columns{kinds}")
@@ -641,6 +658,19 @@ def _score(args):
 # The demo's repeats: enough for significance (3), within about a minute.
 DEMO_REPEATS = 3
 DEMO_EPOCHS = 30  # the VAE on grey levels; within the demo's minute on 2 cores
+
+
+def _epochs(text):
+    """``--checkpoints``: comma-separated positive epochs, e.g. ``5,10,20``."""
+    try:
+        epochs = [int(part) for part in text.split(",")]
+    except ValueError:
+        epochs = []
+    if not epochs or min(epochs) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expects positive epochs separated by commas, e.g. 5,10,20; got {text!r}"
+        )
+    return epochs
 
 
 def _repeats(text):
@@ -755,6 +785,13 @@ def build_parser():
         "same name with .json",
     )
     score.add_argument("--report", metavar="DIR", help="also write a report here")
+    score.add_argument(
+        "--checkpoints",
+        type=_epochs,
+        metavar="EPOCHS",
+        help="torch models: also score at these epochs of the same training run, "
+        "e.g. 5,10,20 (at most max_epochs), and show memorization over training",
+    )
     return parser
 
 

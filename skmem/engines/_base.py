@@ -27,6 +27,12 @@ class EngineResult:
         ``log mean_k p_k(x)``, as an array of shape (n_rows,). It carries the
         fitted state the engine computed (the scorer keeps it; engines keep
         none), and must pickle.
+    checkpoints : tuple of int
+        The epochs of ``log_likelihood_curve``; empty when the estimator keeps
+        no checkpoints.
+    log_likelihood_curve : ndarray of shape (n_checkpoints, n_models, n_samples) or None
+        ``log p_k(x_i)`` under each model as it was at each checkpoint, from
+        the same training run as ``log_likelihoods`` (the final models).
     """
 
     log_likelihoods: np.ndarray | None
@@ -34,6 +40,42 @@ class EngineResult:
     out_log_likelihood: np.ndarray | None = field(default=None)
     estimators: list | None = field(default=None)
     ensemble: Callable[[Any], np.ndarray] | None = field(default=None)
+    checkpoints: tuple = field(default=())
+    log_likelihood_curve: np.ndarray | None = field(default=None)
+
+
+def estimator_checkpoints(estimator):
+    """The epochs at which ``estimator`` keeps snapshots; () when it keeps none.
+
+    Only estimators that can score with a snapshot (``score_samples_at``, as
+    :class:`~skmem.TorchDensity` does), or pipelines ending in one, have
+    checkpoints; invalid ones raise the estimator's own error.
+    """
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return estimator_checkpoints(steps[-1][1])
+    if not callable(getattr(estimator, "score_samples_at", None)):
+        return ()
+    return estimator._checkpoints()
+
+
+def score_samples_at(model, X, epoch):
+    """``model.score_samples_at(X, epoch)``, through a fitted pipeline too."""
+    if getattr(model, "steps", None):
+        return model[-1].score_samples_at(model[:-1].transform(X), epoch)
+    return model.score_samples_at(X, epoch)
+
+
+def check_model_rows(rows, n_samples, model_index):
+    """Validate a model's (n_points, n_samples) log-likelihoods, row by row."""
+    return np.vstack(
+        [check_log_likelihoods(row, n_samples, model_index) for row in rows]
+    )
+
+
+def cache_row(rows):
+    """What the cache stores for a model: (n_samples,) without checkpoints."""
+    return rows[0] if len(rows) == 1 else rows
 
 
 def check_log_likelihoods(values, n_samples, model_index):

@@ -12,7 +12,15 @@ from sklearn.utils.validation import _num_features, _num_samples
 from threadpoolctl import threadpool_limits
 
 from .._memory import rows_per_block
-from ._base import EngineResult, check_log_likelihoods, dense_matrix_bytes
+from ._base import (
+    EngineResult,
+    cache_row,
+    check_log_likelihoods,
+    check_model_rows,
+    dense_matrix_bytes,
+    estimator_checkpoints,
+    score_samples_at,
+)
 
 
 def mark_failed_fit(exc, model_index, n_train):
@@ -74,7 +82,9 @@ def score_in_blocks(model, X):
     )
 
 
-def _fit_and_score(estimator, X, train, seed, index, cache=None, key=None):
+def _fit_and_score(
+    estimator, X, train, seed, index, cache=None, key=None, checkpoints=()
+):
     # safe=False: objects that are not scikit-learn estimators are deep-copied.
     model = set_random_states(clone(estimator, safe=False), int(seed))
     # One BLAS/OpenMP thread per model, whatever n_jobs and the backend are:
@@ -89,13 +99,15 @@ def _fit_and_score(estimator, X, train, seed, index, cache=None, key=None):
         except Exception as exc:
             mark_failed_fit(exc, index, len(train))
             raise
-        log_likelihoods = score_in_blocks(model, X)
-    log_likelihoods = check_log_likelihoods(log_likelihoods, _num_samples(X), index)
+        # A row per checkpoint, from the model's snapshots, then the final one.
+        rows = [score_samples_at(model, X, epoch) for epoch in checkpoints]
+        rows.append(score_in_blocks(model, X))
+    rows = check_model_rows(rows, _num_samples(X), index)
     if cache is not None:
         # Stored by the worker as soon as the model is done, so that a run killed
         # later keeps it.
-        cache.store(key, model, log_likelihoods)
-    return model, log_likelihoods
+        cache.store(key, model, cache_row(rows))
+    return model, rows
 
 
 class SeparateModelsEngine:
@@ -117,15 +129,19 @@ class SeparateModelsEngine:
         """Cache keys, the models still to fit, and the results so far.
 
         Returns ``(keys, todo, estimators, log_likelihoods)``: the estimators
-        list and the (n_models, n_samples) matrix hold the cached models' entries.
+        list and the (n_checkpoints + 1, n_models, n_samples) log-likelihoods
+        (each checkpoint's, then the final models') hold the cached models'
+        entries.
         """
         n_models = plan.n_models
+        n_points = len(estimator_checkpoints(estimator)) + 1
         estimators = [None] * n_models
-        log_likelihoods = np.empty((n_models, plan.n_samples))
+        log_likelihoods = np.empty((n_points, n_models, plan.n_samples))
         keys, cached = [None] * n_models, {}
         if self.cache is not None:
             keys = self.cache.model_keys(estimator, X, plan)
-            cached = self.cache.load_all(keys, plan.n_samples)
+            shape = (plan.n_samples,) if n_points == 1 else (n_points, plan.n_samples)
+            cached = self.cache.load_all(keys, shape)
             if self.verbose:
                 print(
                     f"[MemorizationScorer] {len(cached)} of {n_models} models found "
@@ -133,15 +149,18 @@ class SeparateModelsEngine:
                     flush=True,
                 )
         for k, (model, row) in cached.items():
-            estimators[k], log_likelihoods[k] = model, row
+            estimators[k], log_likelihoods[:, k] = model, row
         todo = [k for k in range(n_models) if k not in cached]
         return keys, todo, estimators, log_likelihoods
 
-    def _finish(self, estimators, log_likelihoods):
+    def _finish(self, estimator, estimators, log_likelihoods):
+        checkpoints = estimator_checkpoints(estimator)
         return EngineResult(
-            log_likelihoods=log_likelihoods,
+            log_likelihoods=log_likelihoods[-1],
             estimators=estimators,
             ensemble=partial(ensemble_log_likelihood, estimators),
+            checkpoints=checkpoints,
+            log_likelihood_curve=log_likelihoods[:-1] if checkpoints else None,
         )
 
 
@@ -163,6 +182,7 @@ class GenericEngine(SeparateModelsEngine):
 
     def compute(self, estimator, X, plan):
         keys, todo, estimators, log_likelihoods = self._start(estimator, X, plan)
+        checkpoints = estimator_checkpoints(estimator)
         # Tasks receive indices, not copies of X[train]; joblib memory-maps a large
         # X once for process-based backends (the dask backend scatters it once),
         # and ``pre_dispatch`` bounds how many tasks are queued at a time.
@@ -175,6 +195,7 @@ class GenericEngine(SeparateModelsEngine):
                 k,
                 self.cache,
                 keys[k],
+                checkpoints,
             )
             for k in todo
         )
@@ -185,7 +206,7 @@ class GenericEngine(SeparateModelsEngine):
         for done, (k, (model, row)) in enumerate(
             zip(todo, parallel(tasks), strict=True)
         ):
-            estimators[k], log_likelihoods[k] = model, row
+            estimators[k], log_likelihoods[:, k] = model, row
             if self.verbose:
                 print(
                     f"[MemorizationScorer] model {k + 1}/{plan.n_models} fitted and "
@@ -193,13 +214,22 @@ class GenericEngine(SeparateModelsEngine):
                     f"({time.perf_counter() - start:.1f}s elapsed)",
                     flush=True,
                 )
-        return self._finish(estimators, log_likelihoods)
+        return self._finish(estimator, estimators, log_likelihoods)
 
 
-def ensemble_log_likelihood(estimators, X):
-    """``logmeanexp_k log p_k(x)`` over fitted models, for rows ``x`` of ``X``."""
+def ensemble_log_likelihood(estimators, X, epoch=None):
+    """``logmeanexp_k log p_k(x)`` over fitted models, for rows ``x`` of ``X``.
+
+    With ``epoch``, each model scores with its snapshot at that epoch.
+    """
     rows = [
-        check_log_likelihoods(model.score_samples(X), _num_samples(X), k)
+        check_log_likelihoods(
+            model.score_samples(X)
+            if epoch is None
+            else score_samples_at(model, X, epoch),
+            _num_samples(X),
+            k,
+        )
         for k, model in enumerate(estimators)
     ]
     return logsumexp(np.vstack(rows), axis=0) - np.log(len(rows))

@@ -32,7 +32,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_array
 
 from .._memory import rows_per_block
-from ._base import check_log_likelihoods
+from ._base import cache_row, check_model_rows
 from .generic import SeparateModelsEngine
 
 
@@ -130,7 +130,7 @@ class TorchEnsembleEngine(SeparateModelsEngine):
             ):
                 for member, k in zip(members, group, strict=True):
                     estimators[k] = member
-                log_likelihoods[group] = rows
+                log_likelihoods[:, group] = rows
                 if self.verbose:
                     print(
                         f"[MemorizationScorer] group {g + 1}/{len(groups)} of "
@@ -138,7 +138,7 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                         f"({time.perf_counter() - start:.1f}s elapsed)",
                         flush=True,
                     )
-        return self._finish(estimators, log_likelihoods)
+        return self._finish(estimator, estimators, log_likelihoods)
 
 
 def split_into_groups(models, max_size, n_workers):
@@ -157,25 +157,23 @@ def split_into_groups(models, max_size, n_workers):
 def _fit_group(
     estimator, X, train_indices, seeds, n_threads, prefix, indices, cache, keys
 ):
-    """Train one group with ``estimator._fit_ensemble``, check and cache it.
+    """Train one group with ``estimator._fit_ensemble_curve``, check and cache it.
 
-    Returns the fitted clones and their rows of log-likelihoods,
-    (n_models, n_samples). ``indices`` are the models' indices in the plan, for
+    Returns the fitted clones and their log-likelihoods, (n_checkpoints + 1,
+    n_models, n_samples). ``indices`` are the models' indices in the plan, for
     error messages; ``keys`` their cache keys.
     """
     from ..torch._estimator import torch_training
 
     with torch_training().torch_threads(n_threads):
-        members, rows = estimator._fit_ensemble(
+        members, rows = estimator._fit_ensemble_curve(
             X, train_indices, seeds, log_prefix=prefix
         )
-    rows = np.vstack(
-        [
-            check_log_likelihoods(row, len(X), k)
-            for row, k in zip(rows, indices, strict=True)
-        ]
+    rows = np.stack(
+        [check_model_rows(rows[:, j], len(X), k) for j, k in enumerate(indices)],
+        axis=1,
     )
     if cache is not None:
-        for member, row, key in zip(members, rows, keys, strict=True):
-            cache.store(key, member, row)
+        for j, (member, key) in enumerate(zip(members, keys, strict=True)):
+            cache.store(key, member, cache_row(rows[:, j]))
     return members, rows

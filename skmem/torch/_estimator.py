@@ -137,6 +137,13 @@ class TorchDensity(DensityMixin, BaseEstimator):
         generators (the global torch seed is left as it was).
     verbose : int, default=0
         Print the loss after every epoch when positive.
+    checkpoints : list of int, default=None
+        Epochs (between 1 and ``max_epochs``) at which :meth:`fit` keeps a
+        snapshot of the model from the same training run, so that the fitted
+        model can also score with its state at those epochs
+        (:meth:`score_samples_at`). The snapshot at epoch ``c`` is the model a
+        run with ``max_epochs=c`` gives. :class:`~skmem.MemorizationScorer`
+        then computes the memorization curve (``memorization_curve_``).
     **module_kwargs
         ``module__name=value`` parameters; see ``module_params``.
 
@@ -150,6 +157,9 @@ class TorchDensity(DensityMixin, BaseEstimator):
         Number of epochs run.
     noise_seed_ : int
         Seed of the fixed noise passed to ``log_likelihood``.
+    snapshots_ : dict
+        ``{epoch: state_dict}``, the module's weights at each of
+        ``checkpoints`` (on the CPU); empty when ``checkpoints`` is None.
     device_ : str
         The device the model was trained on.
     n_features_in_ : int
@@ -199,6 +209,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoints": ["array-like", None],
     }
 
     def __init__(
@@ -213,6 +224,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        checkpoints=None,
         **module_kwargs,
     ):
         self.module = module
@@ -224,6 +236,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoints = checkpoints
         self._set_module_kwargs(module_kwargs)
 
     # -- skorch-style module__name parameters ---------------------------------
@@ -290,6 +303,25 @@ class TorchDensity(DensityMixin, BaseEstimator):
     def _check_input(self, X):
         """Checks of the data beyond ``validate_data``; subclasses add theirs."""
 
+    def _checkpoints(self):
+        """``checkpoints`` as a sorted tuple of epochs; a clear error if invalid."""
+        if self.checkpoints is None:
+            return ()
+        epochs = np.asarray(self.checkpoints).ravel()
+        if (
+            epochs.size == 0
+            or epochs.dtype.kind not in "iu"
+            or (epochs < 1).any()
+            or (epochs > self.max_epochs).any()
+            or len(np.unique(epochs)) != epochs.size
+        ):
+            raise ValueError(
+                "checkpoints must be distinct integer epochs between 1 and "
+                f"max_epochs={self.max_epochs}, e.g. [5, 10, 20]; got "
+                f"{self.checkpoints!r}."
+            )
+        return tuple(int(c) for c in np.sort(epochs))
+
     def _build_module(self, module_class, params, generator):
         """A new module with initial weights from the model's torch generator.
 
@@ -326,6 +358,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         """Train one model per training set; see :func:`_training.fit_models`."""
         training = torch_training()
         module_class, params = self._module_spec(X32.shape[1])
+        checkpoints = self._checkpoints()
         return training.fit_models(
             X32,
             train_indices,
@@ -337,6 +370,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
                 else training.Single
             ),
             score=batched,
+            checkpoints=checkpoints,
             eval_noise_shape=self._log_likelihood_noise_shape,
             rows_per_batch=self._rows_per_batch,
             max_epochs=self.max_epochs,
@@ -348,11 +382,12 @@ class TorchDensity(DensityMixin, BaseEstimator):
             log_prefix=log_prefix,
         )
 
-    def _set_trained(self, module, loss_curve, noise_seed, device, n_features):
-        self.module_ = module
-        self.loss_curve_ = np.asarray(loss_curve)
+    def _set_trained(self, trained, device, n_features):
+        self.module_ = trained.module
+        self.loss_curve_ = np.asarray(trained.loss_curve)
         self.n_iter_ = len(self.loss_curve_)
-        self.noise_seed_ = int(noise_seed)
+        self.noise_seed_ = int(trained.noise_seed)
+        self.snapshots_ = trained.snapshots
         self.device_ = str(device)
         self.n_features_in_ = n_features
         return self
@@ -385,10 +420,19 @@ class TorchDensity(DensityMixin, BaseEstimator):
                 device=device,
                 log_prefix=f"[{type(self).__name__}] ",
             )
-        module, curve, noise_seed, _ = trained[0]
-        return self._set_trained(module, curve, noise_seed, device, X.shape[1])
+        return self._set_trained(trained[0], device, X.shape[1])
 
     def _fit_ensemble(self, X, train_indices, seeds, *, log_prefix=""):
+        """The clones and the final models' log-likelihoods (n_models, n_samples).
+
+        See :meth:`_fit_ensemble_curve`.
+        """
+        estimators, rows = self._fit_ensemble_curve(
+            X, train_indices, seeds, log_prefix=log_prefix
+        )
+        return estimators, rows[-1]
+
+    def _fit_ensemble_curve(self, X, train_indices, seeds, *, log_prefix=""):
         """Train a clone per training set, all at once; what the torch engine calls.
 
         Parameters
@@ -403,8 +447,9 @@ class TorchDensity(DensityMixin, BaseEstimator):
         -------
         estimators : list of fitted clones, the ones ``clone(self).set_params(
             random_state=seed).fit(X[train])`` gives up to rounding
-        log_likelihoods : ndarray of shape (n_models, n_samples)
-            Each clone's :meth:`score_samples` of every row of X.
+        log_likelihoods : ndarray of shape (n_checkpoints + 1, n_models, n_samples)
+            Each clone's :meth:`score_samples_at` of every row of X at each
+            checkpoint, then its :meth:`score_samples`.
         """
         names = _get_feature_names(X)  # as fit would record them
         X = check_array(X, dtype=[np.float64, np.float32])
@@ -418,14 +463,16 @@ class TorchDensity(DensityMixin, BaseEstimator):
             log_prefix=log_prefix,
         )
         estimators, rows = [], []
-        for seed, (module, curve, noise_seed, row) in zip(seeds, trained, strict=True):
+        for seed, model in zip(seeds, trained, strict=True):
             member = clone(self).set_params(random_state=seed)
-            member._set_trained(module, curve, noise_seed, device, X.shape[1])
+            member._set_trained(model, device, X.shape[1])
             if names is not None:
                 member.feature_names_in_ = names
             estimators.append(member)
-            rows.append(row)
-        return estimators, np.vstack(rows)
+            rows.append(
+                np.vstack([model.checkpoint_log_likelihoods, model.log_likelihoods])
+            )
+        return estimators, np.stack(rows, axis=1)
 
     def _batching_problem(self, X):
         """Why the module cannot be batched with ``vmap``, or None if it can.
@@ -438,7 +485,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         X32, _ = self._prepare(check_array(X, dtype=[np.float64, np.float32])[:4])
         training = torch_training()
         rows = np.arange(min(2, len(X32)))
-        probe = clone(self).set_params(max_epochs=1, verbose=0)
+        probe = clone(self).set_params(max_epochs=1, verbose=0, checkpoints=None)
         try:
             with training.torch_threads(1):
                 probe._train(
@@ -489,10 +536,39 @@ class TorchDensity(DensityMixin, BaseEstimator):
         -------
         log_density : ndarray of shape (n_samples,)
         """
+        return self._score_with(self._check_query(X), self.module_)
+
+    def score_samples_at(self, X, epoch):
+        """Log-likelihood of each row under the model as it was at ``epoch``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        epoch : int
+            One of ``checkpoints``; ``max_epochs`` is the final model.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
         X = self._check_query(X)
+        if epoch == self.n_iter_ and epoch not in self.snapshots_:
+            return self._score_with(X, self.module_)
+        if epoch not in self.snapshots_:
+            raise ValueError(
+                f"No snapshot at epoch {epoch!r}: the model kept the epochs "
+                f"{sorted(self.snapshots_)} (its checkpoints) and {self.n_iter_} "
+                "(the final model). Refit with that epoch in checkpoints."
+            )
+        module = copy.deepcopy(self.module_)
+        module.load_state_dict(self.snapshots_[epoch])
+        return self._score_with(X, module)
+
+    def _score_with(self, X, module):
         training = torch_training()
         device = training.scoring_device(self.device_)
-        module = self.module_ if device.type == "cpu" else copy.deepcopy(self.module_)
+        if device.type != "cpu":
+            module = copy.deepcopy(module)
         group = training.Single([module]).to(device)
         with training.torch_threads(effective_torch_threads()):
             return training.log_likelihood(

@@ -17,6 +17,11 @@ of its initial weights, the seed of its fixed evaluation noise, then per epoch
 one permutation of the model's training rows and the training noise for each
 of them. The global torch seed is never changed (the module is built under
 :func:`torch.random.fork_rng`).
+
+Nothing in the loop depends on ``max_epochs`` (no learning-rate schedule), and a
+checkpoint only reads the models (a snapshot of their weights, a scoring pass
+under ``no_grad``), so the models at epoch ``c`` of a run to ``max_epochs`` are
+those of a run to ``c``.
 """
 
 import copy
@@ -25,6 +30,8 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -271,6 +278,7 @@ def fit_models(
     eval_noise_shape,
     rows_per_batch,
     score,
+    checkpoints=(),
     **options,
 ):
     """Train one model per entry of ``train_indices``, and score X under each.
@@ -294,46 +302,134 @@ def fit_models(
         ``rows_per_batch(module, n_models, n_features)``: rows scored at once.
     score : bool
         Whether to compute every row's log-likelihood under each model.
+    checkpoints : sequence of int, default=()
+        Epochs (increasing, at most ``max_epochs``) at which each model's
+        weights are kept and, when ``score``, every row is scored.
     **options
         Passed to :func:`train`.
 
     Returns
     -------
-    list of ``(module, loss_curve, noise_seed, log_likelihoods)``, one per
-    model; ``log_likelihoods`` (n_samples,) is None when ``score`` is False.
+    list of :class:`Trained`, one per model.
     """
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
     n_steps = np.array([math.ceil(len(idx) / batch_size) for idx in train_indices])
     results = [None] * len(train_indices)
+    checkpoints = tuple(int(c) for c in checkpoints)
     for steps in np.unique(n_steps):
         models = np.flatnonzero(n_steps == steps)
-        group, curves, noise_seeds = train(
+        trained = _fit_group(
+            X,
             X_t,
             [train_indices[k] for k in models],
             [seeds[k] for k in models],
+            scorer=(
+                partial(
+                    _score_group,
+                    X,
+                    device=device,
+                    eval_noise_shape=eval_noise_shape,
+                    rows_per_batch=rows_per_batch,
+                )
+                if score
+                else None
+            ),
+            checkpoints=checkpoints,
             batch_size=batch_size,
             device=device,
             **options,
         )
-        rows = [None] * len(models)
-        if score:
-            shape = eval_noise_shape(group.prototype)
-            noise = (
-                None
-                if shape is None
-                else torch.stack([standard_normal(s, shape) for s in noise_seeds])
-            )
-            rows = log_likelihood(
-                group,
-                X,
-                noise,
-                device=device,
-                rows_per_batch=rows_per_batch(group.prototype, len(models), X.shape[1]),
-            )
-        modules = group.modules()
-        for j, k in enumerate(models):
-            results[k] = (modules[j], curves[j], noise_seeds[j], rows[j])
+        for k, model in zip(models, trained, strict=True):
+            results[k] = model
     return results
+
+
+def _score_group(X, group, noise_seeds, *, device, eval_noise_shape, rows_per_batch):
+    """Every row of X under every model of ``group``, (E, N)."""
+    shape = eval_noise_shape(group.prototype)
+    noise = (
+        None
+        if shape is None
+        else torch.stack([standard_normal(s, shape) for s in noise_seeds])
+    )
+    return log_likelihood(
+        group,
+        X,
+        noise,
+        device=device,
+        rows_per_batch=rows_per_batch(group.prototype, group.n_models, X.shape[1]),
+    )
+
+
+def _fit_group(X, X_t, train_indices, seeds, *, scorer, checkpoints, **options):
+    """Train one lockstep group; snapshot (and score, with ``scorer``) at each
+    checkpoint, score the final models; a :class:`Trained` per model."""
+    snapshots, checkpoint_rows = [], []
+
+    def keep(epoch, group, noise_seeds):
+        snapshots.append(group_states(group))
+        if scorer is not None:
+            checkpoint_rows.append(scorer(group, noise_seeds))
+
+    group, curves, noise_seeds = train(
+        X_t,
+        train_indices,
+        seeds,
+        checkpoints=checkpoints,
+        on_checkpoint=keep,
+        **options,
+    )
+    n_models = len(train_indices)
+    rows = [None] * n_models
+    if scorer is not None:
+        # The final models were scored already when the last epoch is a
+        # checkpoint.
+        final = options["max_epochs"] in checkpoints
+        rows = checkpoint_rows[-1] if final else scorer(group, noise_seeds)
+    modules = group.modules()
+    return [
+        Trained(
+            modules[j],
+            curves[j],
+            noise_seeds[j],
+            rows[j],
+            {c: kept[j] for c, kept in zip(checkpoints, snapshots, strict=True)},
+            (
+                np.array([r[j] for r in checkpoint_rows]).reshape(
+                    len(checkpoint_rows), len(X)
+                )
+                if scorer is not None
+                else None
+            ),
+        )
+        for j in range(n_models)
+    ]
+
+
+class Trained(NamedTuple):
+    """One trained model, as :func:`fit_models` returns it."""
+
+    module: nn.Module
+    loss_curve: np.ndarray
+    noise_seed: int
+    #: (n_samples,) every row scored by the final model, or None.
+    log_likelihoods: np.ndarray | None
+    #: ``{epoch: state_dict}`` at each checkpoint, on the CPU.
+    snapshots: dict
+    #: (n_checkpoints, n_samples) every row scored at each checkpoint, or None.
+    checkpoint_log_likelihoods: np.ndarray | None
+
+
+def group_states(group):
+    """A snapshot of each member's weights, leaving the group as it is."""
+    if isinstance(group, Single):  # its modules() moves the module to the CPU
+        return [state_snapshot(group.module)]
+    return [state_snapshot(m) for m in group.modules()]
+
+
+def state_snapshot(module):
+    """A copy of ``module``'s weights and buffers, on the CPU."""
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
 def train(
@@ -348,6 +444,8 @@ def train(
     learning_rate,
     weight_decay,
     device,
+    checkpoints=(),
+    on_checkpoint=None,
     verbose=0,
     log_prefix="",
 ):
@@ -368,6 +466,9 @@ def train(
         ``build(generator)`` returns a new module whose initial weights come
         from the model's generator (its first draws).
     group_class : Single or Stacked
+    checkpoints : sequence of int, default=()
+        Epochs after which ``on_checkpoint(epoch, group, noise_seeds)`` is
+        called, with the group in eval mode. It must only read the models.
 
     Returns
     -------
@@ -442,6 +543,10 @@ def train(
                 f"({time.perf_counter() - start:.1f}s)",
                 flush=True,
             )
+        if epoch + 1 in checkpoints:
+            group.train(False)
+            on_checkpoint(epoch + 1, group, noise_seeds)
+            group.train(True)
     group.train(False)
     return group, loss_curves, noise_seeds
 

@@ -102,6 +102,9 @@ class VAEDensity(TorchDensity):
         global torch seed).
     verbose : int, default=0
         Print the loss after every epoch when positive.
+    checkpoints : list of int, default=None
+        Epochs at which :meth:`fit` keeps a snapshot of the model from the same
+        training run; see :class:`~skmem.TorchDensity`.
 
     Attributes
     ----------
@@ -181,6 +184,7 @@ class VAEDensity(TorchDensity):
         device="cpu",
         random_state=None,
         verbose=0,
+        checkpoints=None,
     ):
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -198,6 +202,7 @@ class VAEDensity(TorchDensity):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoints = checkpoints
 
     def _hidden_sizes(self):
         sizes = np.asarray(self.hidden_layer_sizes).ravel()
