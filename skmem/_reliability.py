@@ -7,6 +7,7 @@ samples (one pass of KFold); RepeatedKFold, or an int ``cv`` with
 """
 
 import numpy as np
+from scipy import optimize
 from scipy.stats import spearmanr
 
 from ._aggregate import _in_out, scores_from_in_out
@@ -66,4 +67,33 @@ def split_half_reliability(log_likelihoods, train_masks, test_masks, groups, agg
     if finite.sum() < 3:
         return np.nan
     r = spearmanr(first[finite], second[finite])[0]
-    return 2 * r / (1 + r)
+    return spearman_brown(r, half, len(groups) - half)
+
+
+def _reliability_of(n, rho):
+    """Reliability of the mean of ``n`` repeats whose single-repeat one is ``rho``."""
+    return n * rho / (1 + (n - 1) * rho)
+
+
+def spearman_brown(r, a, b):
+    """Reliability of all ``a + b`` repeats from the correlation ``r`` of the
+    scores of ``a`` repeats with those of the other ``b``.
+
+    ``r = sqrt(rel(a) rel(b))``, with ``rel(n) = n rho / (1 + (n - 1) rho)``, is
+    solved for the single-repeat reliability ``rho``; equal halves give the
+    familiar ``2 r / (1 + r)``. A correlation of zero or below is returned as
+    it is (the ranking is noise).
+    """
+    if not np.isfinite(r) or r <= 0:
+        return float(r)
+    if a == b:
+        return 2 * r / (1 + r)
+    if r >= 1:
+        return 1.0
+    rho = optimize.brentq(
+        lambda p: np.sqrt(_reliability_of(a, p) * _reliability_of(b, p)) - r,
+        0.0,
+        1.0,
+        xtol=1e-12,
+    )
+    return float(_reliability_of(a + b, rho))

@@ -34,10 +34,14 @@ EXPLANATION = (
 )
 
 SIGNIFICANCE = (
-    "Memorized at FDR q: samples whose M exceeds the bulk of the samples' scores "
-    "by more than their own uncertainty allows, with Benjamini-Hochberg's "
-    "false-discovery rate q (about q of them are false discoveries). A shift "
-    "shared by all samples (overfitting) is not memorization. Reliability: the "
+    "Memorized at FDR {alpha:g}: samples whose gap between in-model and "
+    "out-model log-likelihood (the mean over repeats of each repeat's mean "
+    "in-model minus out-model log-likelihood) exceeds that of the bulk of the "
+    "samples by more than their own uncertainty allows, with Benjamini-"
+    "Hochberg's false-discovery rate {alpha:g} (about that fraction of them are "
+    "false discoveries). A shift shared by all samples (overfitting) is not "
+    "memorization. The 95 % interval of M (ci_low, ci_high) uses M's jackknife "
+    "standard error (score_std) moderated across samples. Reliability: the "
     "split-half rank correlation of M between two halves of the repeats, "
     "corrected to all of them; near 1 the ranking is signal, near 0 noise."
 )
@@ -109,7 +113,8 @@ def summary(scorer, *, top=10, alpha=0.05):
     reliability and the samples memorized at FDR ``alpha``, as a dict."""
     M = scorer.memorization_scores_
     finite = M[np.isfinite(M)]
-    order = np.argsort(np.nan_to_num(-M, nan=np.inf, posinf=-np.inf), kind="stable")
+    # Most memorized first (+inf before finite scores, -inf and NaN last).
+    order = np.argsort(np.where(np.isnan(M), np.inf, -M), kind="stable")
     counts = {
         "+inf": int(np.sum(M == np.inf)),
         "-inf": int(np.sum(M == -np.inf)),
@@ -122,8 +127,8 @@ def summary(scorer, *, top=10, alpha=0.05):
         "n_repeats": getattr(scorer, "n_repeats_", None),
         "reliability": None if np.isnan(reliability) else float(reliability),
         "alpha": alpha,
-        # None: not tested (fewer than 3 repeats); else the flagged samples,
-        # most memorized first.
+        # None: not tested (fewer than 3 repeats, or no finite p-value); else
+        # the flagged samples, most memorized first.
         "memorized": None if flags is None else [int(i) for i in order if flags[i]],
         "quantiles": {
             f"q{q:g}": float(np.quantile(finite, q)) if finite.size else None
@@ -218,7 +223,12 @@ def significance_lines(facts):
         f"  ranking reliability {reliability:.2f} from {repeats} repeats: {verdict}."
     ]
     flagged = facts["memorized"]
-    if flagged is None:
+    if flagged is None and repeats is not None and repeats >= 3:
+        lines.append(
+            "  no p-values: the scores' standard errors are zero or undefined (the "
+            "scores do not vary between repeats), so significance cannot be tested."
+        )
+    elif flagged is None:
         lines.append("  significance needs 3 repeats or more (--repeats 3).")
     elif not flagged:
         lines.append(

@@ -136,6 +136,9 @@ class MemorizationScorer(BaseEstimator):
         cost. When False they are those of the final models
         (``max_epochs``). Either way ``estimators_`` are the final models;
         ``score_samples_at(X, best_checkpoint_)`` scores with the stopped ones.
+        With ``n_repeats="auto"`` the number of repeats is chosen on the final
+        models' ranking, so ``reliability_`` (of the stopped models) can fall
+        below ``target_reliability``.
 
     Attributes
     ----------
@@ -161,7 +164,8 @@ class MemorizationScorer(BaseEstimator):
     reliability_ : float
         Split-half reliability of the ranking of samples: the Spearman
         correlation between M from the first and from the second half of the
-        repeats, Spearman-Brown corrected to all repeats (``2r / (1 + r)``).
+        repeats, Spearman-Brown corrected to all repeats (``2r / (1 + r)`` for
+        equal halves; the general formula when the number of repeats is odd).
         Near 1, the ranking is signal; near 0, noise. NaN with a single repeat.
     n_repeats_ : int or None
         Number of repeats that ran (the one ``n_repeats="auto"`` chose); None
@@ -585,6 +589,14 @@ class MemorizationScorer(BaseEstimator):
             pvalues = self.memorization_pvalues_
         else:
             pvalues = self._inference.threshold_pvalues(float(threshold))
+        if not np.isfinite(pvalues).any():
+            warnings.warn(
+                "No sample could be tested: the scores' standard errors are zero "
+                "or undefined (the scores do not vary between repeats), so no "
+                "sample is flagged.",
+                UserWarning,
+                stacklevel=2,
+            )
         return fdr_mask(pvalues, alpha)
 
     def membership_audit(self):
@@ -594,8 +606,10 @@ class MemorizationScorer(BaseEstimator):
         training: for every (model, sample) pair, a likelihood-ratio attack in
         the manner of LiRA (Carlini et al., 2022) decides whether the sample
         was in that model's training set from ``log p_k(x_i)``, comparing it
-        with the sample's log-likelihoods under the *other* models that trained
-        on it and that held it out. This is the privacy number that audits of
+        with the sample's log-likelihoods under the models of the *other*
+        repeats that trained on it and that held it out (so that members and
+        non-members are judged against references of the same size, and the
+        AUC is 0.5 when nothing is memorized). This is the privacy number that audits of
         synthetic data report. Needs at least 2 repeats of KFold (each sample
         must be held out by two models or more).
 
@@ -634,8 +648,15 @@ class MemorizationScorer(BaseEstimator):
                 "run did not keep (LeaveOneOut on many samples). Use KFold with "
                 "n_repeats >= 2."
             )
+        groups = repeat_groups(self.test_masks_)
+        if groups is None or len(groups) < 2:
+            raise ValueError(
+                "The membership audit judges each model against the models of the "
+                "other repeats, so it needs n_repeats >= 2 of KFold; "
+                f"{_why_no_tests(self.log_likelihoods_, self.n_repeats_)}."
+            )
         return membership_audit(
-            self.log_likelihoods_, self.train_masks_, self.test_masks_
+            self.log_likelihoods_, self.train_masks_, self.test_masks_, groups
         )
 
     def _validate_table(self, X, *, reset, estimator):

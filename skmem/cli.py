@@ -428,7 +428,7 @@ def report(
     rows = summary_rows(results, nn, alpha=alpha, discrete=discrete)
     if nn or len(results) > 1:
         notes = [*notes, RHO_NOTE]
-    notes = [*notes, SIGNIFICANCE.replace("FDR q", f"FDR {alpha:g}")]
+    notes = [*notes, SIGNIFICANCE.format(alpha=alpha)]
     print()
     print(format_table(rows))
     if out is None:

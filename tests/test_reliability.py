@@ -116,3 +116,19 @@ def test_one_repeat_gives_nan_and_verbose_says_why(capsys):
     assert np.isnan(scorer.memorization_ci_).all()
     assert np.isnan(scorer.memorization_pvalues_).all()
     assert scorer.n_repeats_ == 1
+
+
+@pytest.mark.parametrize("a, b", [(1, 2), (2, 3), (2, 2), (4, 5)])
+def test_spearman_brown_for_unequal_halves_recovers_the_reliability(a, b):
+    from skmem._reliability import spearman_brown
+
+    # With single-repeat reliability rho, means of n repeats have reliability
+    # n rho / (1 + (n - 1) rho), and two disjoint means correlate as the
+    # geometric mean of their reliabilities.
+    def rel(n, rho):
+        return n * rho / (1 + (n - 1) * rho)
+
+    for rho in (0.05, 0.3, 0.7):
+        r = np.sqrt(rel(a, rho) * rel(b, rho))
+        assert spearman_brown(r, a, b) == pytest.approx(rel(a + b, rho), rel=1e-9)
+    assert spearman_brown(-0.2, a, b) == -0.2
