@@ -61,12 +61,9 @@ def _masked_aggregate(log_likelihoods, mask, aggregate):
             total = np.where(mask, log_likelihoods, 0.0).sum(axis=0)
             result = total / count
         else:
+            # The mean over all models, rescaled to the masked ones.
             masked = np.where(mask, log_likelihoods, -np.inf)
-            peak = masked.max(axis=0, initial=-np.inf)
-            # Shift by the largest term; a column that is -inf throughout stays -inf.
-            shift = np.where(np.isfinite(peak), peak, 0.0)
-            total = np.exp(masked - shift).sum(axis=0)
-            result = np.log(total) + shift - np.log(count)
+            result = _logmeanexp(masked, axis=0) + np.log(mask.shape[0]) - np.log(count)
     result = np.where(count > 0, result, np.nan)
     return result, count
 

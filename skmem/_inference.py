@@ -37,20 +37,24 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from ._aggregate import _in_out, scores_from_in_out
+from ._reliability import _scores
 
 
 def jackknife_std(log_likelihoods, train_masks, test_masks, groups, aggregate):
     """Delete-one-repeat jackknife standard error of M, per sample."""
     n_repeats = len(groups)
-    replicates = []
-    for r in range(n_repeats):
-        models = np.concatenate(groups[:r] + groups[r + 1 :])
-        in_ll, out_ll, _ = _in_out(
-            log_likelihoods[models], train_masks[models], test_masks[models], aggregate
-        )
-        replicates.append(scores_from_in_out(in_ll, out_ll))
-    replicates = np.vstack(replicates)
+    replicates = np.vstack(
+        [
+            _scores(
+                log_likelihoods,
+                train_masks,
+                test_masks,
+                np.concatenate(groups[:r] + groups[r + 1 :]),
+                aggregate,
+            )
+            for r in range(n_repeats)
+        ]
+    )
     with np.errstate(invalid="ignore"):
         spread = replicates - replicates.mean(axis=0)
         variance = (n_repeats - 1) / n_repeats * (spread**2).sum(axis=0)

@@ -18,6 +18,12 @@ from skmem import MemorizationScorer, TorchDensity, VAEDensity  # noqa: E402
 from skmem.datasets import load_digits  # noqa: E402
 
 
+def _final(estimator, X, train_indices, seeds):
+    """The batched clones and their final log-likelihoods (n_models, n_samples)."""
+    estimators, rows = estimator._fit_ensemble_curve(X, train_indices, seeds)
+    return estimators, rows[-1]
+
+
 class CouplingFlow(torch.nn.Module):
     """A small RealNVP: affine couplings on alternating halves, exact log p(x)."""
 
@@ -162,9 +168,9 @@ def test_a_model_does_not_depend_on_its_group(X8, estimator):
     seeds = [11, 12, 13, 14, 15]
     alone = clone(estimator).set_params(random_state=seeds[2]).fit(X8[folds[2]])
     runs = {
-        "batched alone": estimator._fit_ensemble(X8, folds[2:3], seeds[2:3]),
-        "group of 3": estimator._fit_ensemble(X8, folds[1:4], seeds[1:4]),
-        "all": estimator._fit_ensemble(X8, folds, seeds),
+        "batched alone": _final(estimator, X8, folds[2:3], seeds[2:3]),
+        "group of 3": _final(estimator, X8, folds[1:4], seeds[1:4]),
+        "all": _final(estimator, X8, folds, seeds),
     }
     position = {"batched alone": 0, "group of 3": 1, "all": 2}
     expected = alone.score_samples(X8)
@@ -311,11 +317,11 @@ def test_vae_hand_batched_form_is_the_vmap_form(X8, monkeypatch):
         latent_dim=2, hidden_layer_sizes=(8,), likelihood="gaussian", **FLOW
     ).set_params(n_importance_samples=8)
     folds = [train for train, _ in KFold(3, shuffle=True, random_state=0).split(X8)]
-    native, native_rows = vae._fit_ensemble(X8, folds, [1, 2, 3])
+    native, native_rows = _final(vae, X8, folds, [1, 2, 3])
     from skmem.torch import _training
 
     monkeypatch.setattr(_training, "batched_group_class", lambda cls: _training.Stacked)
-    vmapped, vmapped_rows = vae._fit_ensemble(X8, folds, [1, 2, 3])
+    vmapped, vmapped_rows = _final(vae, X8, folds, [1, 2, 3])
     np.testing.assert_allclose(native_rows, vmapped_rows, atol=1e-4)
     for a, b in zip(native, vmapped, strict=True):
         for pa, pb in zip(_params(a), _params(b), strict=True):
@@ -347,8 +353,11 @@ def test_n_jobs_and_cache_do_not_change_the_models(X8, tmp_path, capsys):
 def test_dataframe_through_the_torch_engine(X8):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X8, columns=[f"f{i}" for i in range(8)])
-    members, rows = TorchDensity(CouplingFlow, **FLOW)._fit_ensemble(
-        frame, [np.arange(60), np.arange(30, 90)], [0, 1]
+    members, rows = _final(
+        TorchDensity(CouplingFlow, **FLOW),
+        frame,
+        [np.arange(60), np.arange(30, 90)],
+        [0, 1],
     )
     alone = TorchDensity(CouplingFlow, **FLOW, random_state=1).fit(frame[30:])
     np.testing.assert_array_equal(members[1].feature_names_in_, alone.feature_names_in_)

@@ -422,16 +422,6 @@ class TorchDensity(DensityMixin, BaseEstimator):
             )
         return self._set_trained(trained[0], device, X.shape[1])
 
-    def _fit_ensemble(self, X, train_indices, seeds, *, log_prefix=""):
-        """The clones and the final models' log-likelihoods (n_models, n_samples).
-
-        See :meth:`_fit_ensemble_curve`.
-        """
-        estimators, rows = self._fit_ensemble_curve(
-            X, train_indices, seeds, log_prefix=log_prefix
-        )
-        return estimators, rows[-1]
-
     def _fit_ensemble_curve(self, X, train_indices, seeds, *, log_prefix=""):
         """Train a clone per training set, all at once; what the torch engine calls.
 
