@@ -146,6 +146,34 @@ def test_batched_engine_matches_generic_engine(X8, capsys):
     )
 
 
+class TiedWeights(torch.nn.Module):
+    """One weight registered under two names, used twice."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.first = torch.nn.Linear(n_features, n_features)
+        self.second = torch.nn.Linear(n_features, n_features)
+        self.second.weight = self.first.weight
+
+    def log_likelihood(self, x):
+        return -0.5 * (self.second(torch.tanh(self.first(x))) ** 2).sum(-1)
+
+    def loss(self, x):
+        return -self.log_likelihood(x)
+
+
+def test_tied_weights_fall_back_to_the_generic_engine(X8, capsys):
+    # The batched engine swaps each model's tensors into one copy of the
+    # module, which cannot keep two names on one tensor.
+    estimator = TorchDensity(TiedWeights, **FLOW)
+    cv = KFold(3, shuffle=True, random_state=0)
+    scorer = MemorizationScorer(estimator, cv=cv, random_state=0, verbose=1).fit(X8)
+    assert scorer.engine_ == "generic"
+    out = capsys.readouterr().out
+    assert "'first.weight' and 'second.weight' are one tensor (tied weights)" in out
+    assert np.isfinite(scorer.memorization_scores_).all()
+
+
 @pytest.mark.parametrize(
     "estimator",
     [

@@ -7,8 +7,7 @@ per-model losses ``(E, B)`` and log-likelihoods ``(E, N)`` of its members:
   and what works for any module;
 - :class:`Stacked` holds the parameters of E modules stacked along a leading
   axis and runs one copy of the module over all of them with
-  ``torch.func.functional_call`` and ``torch.func.vmap``: what the batched
-  engine uses.
+  ``torch.func.vmap``: what the batched engine uses.
 
 Both go through :func:`train`, so a model is the same whichever engine trains
 it, up to the rounding of batched products. Each model owns a
@@ -133,16 +132,30 @@ class Single:
         return [self.module.cpu()]
 
 
-class _Method(nn.Module):
-    """Calls ``module.<name>`` as ``forward``, so functional_call can reach it."""
+def _tensor_slots(module, original, names):
+    """Where each named parameter or buffer of ``module`` lives: (dict, key).
 
-    def __init__(self, module, name):
-        super().__init__()
-        self.module = module
-        self.name = name
-
-    def forward(self, *args):
-        return getattr(self.module, self.name)(*args)
+    ``original`` is the module that ``module`` copies; a ValueError when it
+    registers one tensor under two names (tied weights), which the copy on
+    the ``meta`` device no longer shares.
+    """
+    seen = {}
+    for kind in ("parameters", "buffers"):
+        tensors = getattr(original, f"named_{kind}")(remove_duplicate=False)
+        for name, tensor in tensors:
+            if tensor is not None and seen.setdefault(id(tensor), name) != name:
+                raise ValueError(
+                    f"{seen[id(tensor)]!r} and {name!r} are one tensor (tied "
+                    "weights), which the batched engine does not stack"
+                )
+    owners = dict(module.named_modules(remove_duplicate=False))
+    slots = []
+    for name in names:
+        path, _, key = name.rpartition(".")
+        owner = owners[path]
+        store = owner._parameters if key in owner._parameters else owner._buffers
+        slots.append((store, key))
+    return slots
 
 
 class Stacked:
@@ -151,6 +164,11 @@ class Stacked:
     Their parameters and buffers are stacked along a new leading axis; a copy of
     the first module on the ``meta`` device supplies the code. Adam on the
     stacked tensors is element by element Adam on each model.
+
+    Inside ``vmap`` each call puts the batched tensors straight into the
+    template's parameter and buffer dictionaries and takes them out again:
+    what ``torch.func.functional_call`` does, without its per-call walk over
+    the module tree, which costs a small module more than its arithmetic.
     """
 
     def __init__(self, modules):
@@ -158,8 +176,8 @@ class Stacked:
         self.template = copy.deepcopy(modules[0]).to("meta")
         self.prototype = self.template
         params, buffers = torch.func.stack_module_state(modules)
-        self.params = {f"module.{k}": v for k, v in params.items()}
-        self.buffers = {f"module.{k}": v for k, v in buffers.items()}
+        self.params, self.buffers = params, buffers
+        self._slots = _tensor_slots(self.template, modules[0], [*params, *buffers])
         self._calls = {}
 
     def to(self, device):
@@ -181,26 +199,33 @@ class Stacked:
     def _call(self, name, x_dim, noise):
         key = (name, x_dim, noise is None)
         if key not in self._calls:
-            wrapper = _Method(self.template, name)
-
-            def call(params, buffers, *args):
-                return torch.func.functional_call(wrapper, (params, buffers), args)
-
-            in_dims = (0, 0, x_dim) if noise is None else (0, 0, x_dim, 0)
+            in_dims = (0, x_dim) if noise is None else (0, x_dim, 0)
             self._calls[key] = torch.func.vmap(
-                call, in_dims=in_dims, randomness="error"
+                partial(self._run, name), in_dims=in_dims, randomness="error"
             )
         return self._calls[key]
 
+    def _run(self, name, tensors, *args):
+        """``template.<name>(*args)`` with one model's ``tensors`` in place."""
+        kept = [store[key] for store, key in self._slots]
+        try:
+            for (store, key), tensor in zip(self._slots, tensors, strict=True):
+                store[key] = tensor
+            return getattr(self.template, name)(*args)
+        finally:
+            for (store, key), tensor in zip(self._slots, kept, strict=True):
+                store[key] = tensor
+
+    def _tensors(self):
+        return (*self.params.values(), *self.buffers.values())
+
     def loss(self, x, noise):
         args = (x,) if noise is None else (x, noise)
-        return self._call("loss", 0, noise)(self.params, self.buffers, *args)
+        return self._call("loss", 0, noise)(self._tensors(), *args)
 
     def log_likelihood(self, x, noise):
         args = (x,) if noise is None else (x, noise)
-        return self._call("log_likelihood", None, noise)(
-            self.params, self.buffers, *args
-        )
+        return self._call("log_likelihood", None, noise)(self._tensors(), *args)
 
     def modules(self):
         """A standalone module per member, on the CPU."""
@@ -208,7 +233,7 @@ class Stacked:
         for e in range(self.n_models):
             module = copy.deepcopy(self.template).to_empty(device="cpu")
             state = {
-                k.removeprefix("module."): v[e].detach().cpu()
+                k: v[e].detach().cpu()
                 for k, v in {**self.params, **self.buffers}.items()
             }
             module.load_state_dict(state)
