@@ -1,0 +1,114 @@
+"""Training on a GPU: the batched engine on CUDA gives the models the CPU gives.
+
+Skipped where torch sees no CUDA device (CI). A model trained on a GPU and
+scored where there is none is tested without a GPU in ``test_torch.py``.
+"""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.model_selection import KFold
+
+torch = pytest.importorskip("torch")
+
+from skmem import MemorizationScorer, TorchDensity, VAEDensity  # noqa: E402
+from skmem.datasets import load_digits  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
+
+CV = KFold(4, shuffle=True, random_state=0)
+FLOW = dict(max_epochs=4, batch_size=16, learning_rate=3e-3)
+
+
+class Coupling(torch.nn.Module):
+    """One affine coupling: the second half shifted and scaled given the first."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.half = n_features // 2
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(self.half, 16),
+            torch.nn.Tanh(),
+            torch.nn.Linear(16, 2 * (n_features - self.half)),
+        )
+
+    def log_likelihood(self, x):
+        first, second = x[..., : self.half], x[..., self.half :]
+        scale, shift = self.net(first).chunk(2, dim=-1)
+        scale = torch.tanh(scale)
+        z = torch.cat([first, second * scale.exp() + shift], dim=-1)
+        return scale.sum(-1) - 0.5 * (z**2 + math.log(2 * math.pi)).sum(-1)
+
+    def loss(self, x):
+        return -self.log_likelihood(x)
+
+
+@pytest.fixture(autouse=True)
+def full_float32_matmuls():
+    # TF32 would round the GPU's products to 10 bits: compare like with like.
+    backends = torch.backends.cuda.matmul, torch.backends.cudnn
+    kept = [b.allow_tf32 for b in backends]
+    for b in backends:
+        b.allow_tf32 = False
+    yield
+    for b, allow in zip(backends, kept, strict=True):
+        b.allow_tf32 = allow
+
+
+def _fit(estimator, X, **params):
+    return MemorizationScorer(estimator, cv=CV, random_state=0, **params).fit(X)
+
+
+def test_flow_on_cuda_matches_the_cpu():
+    rng = np.random.RandomState(0)
+    X = np.tanh(rng.normal(size=(80, 8)) @ rng.normal(size=(8, 8)) / 3)
+    on_gpu = _fit(TorchDensity(Coupling, **FLOW, device="cuda"), X)
+    on_cpu = _fit(TorchDensity(Coupling, **FLOW, device="cpu"), X)
+    assert on_gpu.engine_ == "torch"
+    assert {e.device_ for e in on_gpu.estimators_} == {"cuda"}
+    np.testing.assert_allclose(
+        on_gpu.log_likelihoods_, on_cpu.log_likelihoods_, atol=1e-3
+    )
+    # A fitted clone scores where it was trained, as the engine did.
+    np.testing.assert_allclose(
+        on_gpu.estimators_[1].score_samples(X), on_gpu.log_likelihoods_[1], atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_vae_on_cuda_matches_the_cpu_and_scores_without_a_gpu(
+    architecture, monkeypatch
+):
+    X = load_digits(binarize=True)[:80]
+    params = dict(
+        latent_dim=2,
+        max_epochs=3,
+        batch_size=16,
+        n_importance_samples=8,
+        checkpoints=[1, 3],
+        architecture=architecture,
+    )
+    if architecture == "conv":
+        params.update(input_shape=(1, 8, 8), n_filters=4)
+    else:
+        params.update(hidden_layer_sizes=(16,))
+    on_gpu = _fit(VAEDensity(**params, device="cuda"), X)
+    on_cpu = _fit(VAEDensity(**params, device="cpu"), X)
+    assert on_gpu.engine_ == "torch"
+    np.testing.assert_allclose(
+        on_gpu.log_likelihood_curve_, on_cpu.log_likelihood_curve_, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        on_gpu.memorization_scores_, on_cpu.memorization_scores_, atol=1e-3
+    )
+    # Pickled on the GPU machine, loaded where torch sees no CUDA device.
+    model = on_gpu.estimators_[0]
+    expected = model.score_samples(X)
+    loaded = pickle.loads(pickle.dumps(model))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="on the CPU instead"):
+        np.testing.assert_allclose(loaded.score_samples(X), expected, atol=1e-4)
