@@ -10,6 +10,7 @@ import pytest
 from joblib import parallel_backend
 from scipy.special import logsumexp
 from scipy.stats import spearmanr
+from sklearn import config_context
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
@@ -113,6 +114,14 @@ def test_scores_do_not_depend_on_the_batch_a_row_is_in(digits):
     order = np.random.RandomState(0).permutation(len(digits))
     np.testing.assert_allclose(vae.score_samples(digits[order]), full[order], rtol=1e-6)
     np.testing.assert_allclose(vae.score_samples(digits[:7]), full[:7], rtol=1e-6)
+    with config_context(working_memory=1e-4):  # one row at a time
+        assert vae._rows_per_batch(vae.module_, 1, digits.shape[1], "cpu") == 1
+        np.testing.assert_allclose(vae.score_samples(digits), full, rtol=1e-6)
+    # ~4 MB of activations per batch on a CPU (its cache); a GPU fills
+    # working_memory.
+    cpu, gpu = (vae._rows_per_batch(vae.module_, 10, 64, d) for d in ("cpu", "cuda"))
+    assert 4 * 4 * 10 * 64 * 32 * cpu <= 2**22 < 4 * 4 * 10 * 64 * 32 * (cpu + 1)
+    assert gpu > 50 * cpu
 
 
 def test_pickle_round_trip(digits):

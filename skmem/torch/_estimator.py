@@ -336,16 +336,20 @@ class TorchDensity(DensityMixin, BaseEstimator):
         shape = getattr(module, "log_likelihood_noise_shape", None)
         return None if shape is None else tuple(shape)
 
-    def _rows_per_batch(self, module, n_models, n_features):
-        """Rows evaluated at once: ~4 MB of activations, or ``working_memory``.
+    def _rows_per_batch(self, module, n_models, n_features, device):
+        """Rows evaluated at once, within ``working_memory``.
 
-        Batches that fit in cache run about twice as fast as large ones. A
-        row's activations are guessed at 4x its width per noise sample.
+        A row's activations are guessed at 4x its width per noise sample. On
+        a CPU at most ~4 MB of them: batches that fit in cache run about twice
+        as fast as large ones. A GPU takes the whole budget, since each batch
+        costs it a launch per operation, whatever its size.
         """
         shape = self._log_likelihood_noise_shape(module) or (1, 1)
         per_row = 4 * n_models * n_features * max(1, math.prod(shape[:-1]))
-        elements = max(1, int(min(2**20, budget_bytes() / (4 * 4))))
-        return max(1, elements // per_row)
+        elements = budget_bytes() / (4 * 4)
+        if torch_training().torch.device(device).type == "cpu":
+            elements = min(2**20, elements)
+        return max(1, int(elements) // per_row)
 
     # -- training ---------------------------------------------------------------
     def _prepare(self, X):
@@ -566,7 +570,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
                 X,
                 self._eval_noise(module, [self.noise_seed_]),
                 device=device,
-                rows_per_batch=self._rows_per_batch(module, 1, X.shape[1]),
+                rows_per_batch=self._rows_per_batch(module, 1, X.shape[1], device),
             )[0]
 
     def score(self, X, y=None):

@@ -324,7 +324,8 @@ def fit_models(
         ``eval_noise_shape(module)``: the shape of a model's fixed evaluation
         noise, or None.
     rows_per_batch : callable
-        ``rows_per_batch(module, n_models, n_features)``: rows scored at once.
+        ``rows_per_batch(module, n_models, n_features, device)``: rows scored
+        at once.
     score : bool
         Whether to compute every row's log-likelihood under each model.
     checkpoints : sequence of int, default=()
@@ -382,7 +383,9 @@ def _score_group(X, group, noise_seeds, *, device, eval_noise_shape, rows_per_ba
         X,
         noise,
         device=device,
-        rows_per_batch=rows_per_batch(group.prototype, group.n_models, X.shape[1]),
+        rows_per_batch=rows_per_batch(
+            group.prototype, group.n_models, X.shape[1], device
+        ),
     )
 
 
