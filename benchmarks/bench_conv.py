@@ -2,9 +2,10 @@
 
 Prints, from one run on scikit-learn's digits as 1x8x8 binarized images, 10
 folds: the training and scoring time of ``VAEDensity(architecture="conv")``
-through the generic engine with ``n_jobs=1`` and through the batched engine
-(``torch.func.vmap`` over the stacked fold models, which batches the
-convolutions as grouped convolutions) with ``n_jobs=1`` and 2, the ratios, and
+through the generic engine with ``n_jobs=1`` (one ``nn.Conv2d`` model after
+another) and through the batched engine (the fold models stacked in
+``EnsembleConvVAE``, each layer one batched matmul over the models) with
+``n_jobs=1`` and 2, the ratios, and
 the largest log-likelihood difference between the engines at equal seeds
 (the importance-sampling noise is fixed per seed, so they must agree up to
 rounding). Runs are interleaved for ``--rounds`` rounds and the best time of
