@@ -208,6 +208,116 @@ def test_batched_conv_models_are_the_generic_models(likelihood, n_levels):
     )
 
 
+def _conv_members(input_shape, likelihood, n_levels, n_models=3):
+    torch.manual_seed(0)
+    modules = [
+        ConvVAEModule(input_shape, 3, 4, likelihood, n_levels=n_levels)
+        for _ in range(n_models)
+    ]
+    x = torch.rand(n_models, 5, math.prod(input_shape))
+    if likelihood == "bernoulli":
+        x = (x > 0.5).float()
+    elif n_levels:
+        x = (x * n_levels).floor()
+    return modules, x
+
+
+# 1x8x8 with 4 filters runs every layer as a dense matmul, 3x16x16 its outer
+# layers as grouped convolutions; 0 and a huge threshold force either form.
+@pytest.mark.parametrize("dense_entries", [None, 0, 2**40])
+@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16)])
+@pytest.mark.parametrize(
+    "likelihood, n_levels", [("bernoulli", None), ("gaussian", None), ("gaussian", 17)]
+)
+def test_stacked_conv_vae_is_the_separate_modules(
+    input_shape, likelihood, n_levels, dense_entries, monkeypatch
+):
+    from skmem.vae import _conv
+
+    if dense_entries is not None:
+        monkeypatch.setattr(_conv, "DENSE_ENTRIES", dense_entries)
+    modules, x = _conv_members(input_shape, likelihood, n_levels)
+    stacked = ConvVAEModule.stack(modules)
+    assert isinstance(stacked, _conv.EnsembleConvVAE)
+    noise = torch.randn(len(modules), 5, *stacked.loss_noise_shape)
+    torch.testing.assert_close(
+        stacked.loss(x, noise),
+        torch.stack(
+            [m.loss(xe, ne) for m, xe, ne in zip(modules, x, noise, strict=True)]
+        ),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    # Rows shared by every model, each with its own importance noise.
+    eval_noise = torch.randn(len(modules), 7, *stacked.loss_noise_shape)
+    log_p = stacked.log_likelihood(x[0], eval_noise)
+    assert log_p.shape == (len(modules), 5) and log_p.dtype == torch.float64
+    torch.testing.assert_close(
+        log_p,
+        torch.stack(
+            [
+                m.log_likelihood(x[0], ne)
+                for m, ne in zip(modules, eval_noise, strict=True)
+            ]
+        ),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    z = torch.randn(len(modules), 2, 6, 3)
+    torch.testing.assert_close(
+        stacked.decode(z),
+        torch.stack([m.decode(ze) for m, ze in zip(modules, z, strict=True)]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16)])
+def test_conv_vae_unstack_gives_back_the_modules(input_shape):
+    modules, _ = _conv_members(input_shape, "gaussian", 17)
+    stacked = ConvVAEModule.stack(modules)
+    members = stacked.unstack()
+    assert [type(m) for m in members] == [ConvVAEModule] * len(modules)
+    for module, member in zip(modules, members, strict=True):
+        assert (member.input_shape, member.n_levels) == (input_shape, 17)
+        a, b = module.state_dict(), member.state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16)])
+def test_stacked_conv_vae_gradient_is_each_models_gradient(input_shape):
+    modules, x = _conv_members(input_shape, "gaussian", None)
+    stacked = ConvVAEModule.stack(modules)
+    noise = torch.randn(len(modules), 5, *stacked.loss_noise_shape)
+    stacked.loss(x, noise).mean(dim=1).sum().backward()
+    for e, module in enumerate(modules):
+        module.loss(x[e], noise[e]).mean().backward()
+        for p, q in zip(stacked.parameters(), module.parameters(), strict=True):
+            assert q.grad.abs().max() > 0  # every parameter gets a gradient
+            torch.testing.assert_close(p.grad[e], q.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_batched_engine_trains_the_conv_vae_in_its_stacked_form(monkeypatch):
+    from skmem.torch import _training
+    from skmem.vae import _conv
+
+    assert _training.batched_group_class(ConvVAEModule) is _training.Native
+    calls = []
+    loss = _conv.EnsembleConvVAE.loss
+
+    def spy(self, x, noise):
+        calls.append(self.n_models)
+        return loss(self, x, noise)
+
+    monkeypatch.setattr(_conv.EnsembleConvVAE, "loss", spy)
+    X = load_digits(binarize=True)[:40]
+    vae = VAEDensity(**CONV, input_shape=(1, 8, 8), max_epochs=1)
+    MemorizationScorer(vae, cv=KFold(2), random_state=0).fit(X)
+    assert calls and set(calls) == {2}  # the two fold models in one ensemble
+
+
 def test_vae_level_probabilities_sum_to_one():
     # The VAE's own dequantization (shared by both architectures) on one
     # pixel with 4 levels: exp of the importance-weighted estimate is unbiased

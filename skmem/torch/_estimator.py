@@ -109,7 +109,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
     module whose ``loss(x, noise)`` takes (E, N, ...) inputs and returns (E, N),
     whose ``log_likelihood(x, noise)`` takes rows shared by all E models (and
     noise (E, ...)) and returns (E, N), and whose ``unstack()`` returns the E
-    plain modules. The built-in VAE does (stacked weights, ``torch.baddbmm``).
+    plain modules. The built-in VAEs do (stacked weights, ``torch.baddbmm``).
 
     Parameters
     ----------
