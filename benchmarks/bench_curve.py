@@ -95,6 +95,13 @@ def main():
         f"training; {len(checkpoints)} passes give curve / one run >= "
         f"{(best['train'] + len(checkpoints) * scoring) / best['one run']:.2f}"
     )
+    # (T + n S) / (T + S) <= 1.3 with T = epochs x one epoch's training time.
+    per_epoch = best["train"] / args.epochs
+    needed = (len(checkpoints) - 1.3) * scoring / (0.3 * per_epoch)
+    print(
+        f"curve / one run <= 1.3 needs training to outweigh the passes: "
+        f"max_epochs >= {needed:.0f} at this speed"
+    )
     print(f"middle checkpoint vs the run that stops there: max |diff| {gap:.2e} nats")
 
 

@@ -54,7 +54,7 @@ def evaluation(models, X, rounds):
             X,
             m._eval_noise(m.module_, [model.noise_seed_ for model in models]),
             device=torch.device("cpu"),
-            rows_per_batch=m._rows_per_batch(m.module_, len(models), X.shape[1]),
+            rows_per_batch=m._rows_per_batch(m.module_, len(models), X.shape[1], "cpu"),
         )
 
     m = models[0]

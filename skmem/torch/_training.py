@@ -543,7 +543,7 @@ def train(
         weights = weights.to(device)
         if noise is not None:
             noise = noise.to(device)
-        epoch_loss = torch.zeros(n_models, dtype=torch.float64, device=device)
+        step_losses = []
         for step in range(n_steps):
             batch = slice(step * batch_size, (step + 1) * batch_size)
             losses = group.loss(
@@ -551,11 +551,12 @@ def train(
             )
             w = weights[:, batch]
             _check_per_sample("loss", losses, w.shape)
-            per_model = (losses * w).sum(dim=1)  # each model's batch mean
             optimizer.zero_grad(set_to_none=True)
-            per_model.sum().backward()
+            # The sum of each model's batch mean: each model's gradient is its own.
+            (losses * w).sum().backward()
             optimizer.step()
-            epoch_loss += (losses.detach() * (w > 0)).sum(dim=1).double()
+            step_losses.append(losses.detach())
+        epoch_loss = (torch.cat(step_losses, dim=1).double() * (weights > 0)).sum(1)
         loss_curves[:, epoch] = epoch_loss.cpu().numpy() / sizes
         diverged = np.flatnonzero(~np.isfinite(loss_curves[:, epoch]))
         if diverged.size:
