@@ -148,8 +148,11 @@ class EnsembleMLP(nn.Module):
 
 
 def _uniform(shape, fan_in, generator=None):
+    draws = torch.rand(shape, generator=generator)
+    if draws.is_meta:  # an empty module to copy weights into: shapes only
+        return draws  # (arithmetic on meta tensors is slow Python)
     bound = 1.0 / math.sqrt(fan_in)
-    return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
+    return (draws * 2.0 - 1.0) * bound
 
 
 class EnsembleVAE(VAEObjectives, nn.Module):
