@@ -10,7 +10,7 @@ coupling flow, whose log-likelihood is exact, is compared with the built-in
 VAE and a Gaussian mixture on the same 10 folds of scikit-learn's digits.
 
 :class:`~skmem.MemorizationScorer` trains the flow's 10 fold models at once
-with ``torch.func`` (stacked parameters, ``functional_call`` and ``vmap``),
+with ``torch.func`` (stacked parameters under ``vmap``),
 each with the data order and seed it would have alone.
 """
 

@@ -1,8 +1,9 @@
 """Train all fold models of a TorchDensity at once, with ``torch.func``.
 
 The models of a group share one copy of the module's code: their parameters
-are stacked along a leading axis and the module runs over all of them with
-``torch.func.functional_call`` under ``torch.func.vmap``. Each model walks its
+are stacked along a leading axis and the module runs over all of them under
+``torch.func.vmap``, each model's tensors swapped into it as
+``torch.func.functional_call`` would. Each model walks its
 own training rows in its own shuffled order, draws its own noise from its own
 generator and steps its own Adam state, with the seed a standalone clone would
 get: ``TorchDensity.fit`` runs the same training loop with one plain module. So
@@ -15,7 +16,8 @@ Supports: :class:`skmem.TorchDensity` and its subclasses (:class:`skmem.VAEDensi
 whose module runs under ``vmap``. Not: any other estimator, a pipeline ending
 in a TorchDensity (the pipeline's steps are refitted per fold), or a module
 ``vmap`` rejects (an operation without a batching rule, data-dependent control
-flow, its own random draws); those go to the generic engine.
+flow, its own random draws) or with tied weights (one tensor under two names);
+those go to the generic engine.
 
 On a CPU with ``n_jobs > 1`` the models are split into one group per worker,
 and each worker trains its group with one torch thread. At the sizes of a
