@@ -12,7 +12,7 @@ Prints, from one run:
 - the batched engine's achieved FLOP rate when it trains the MLP VAE of
   ``bench_vae.py`` (64-256-8, 20 epochs, batch 64, binarized digits, 10 folds,
   one importance sample so that evaluation is negligible), next to the
-  machine's peak: cores x clock x FLOPs per cycle, where FLOPs per cycle are
+  machine's peak on a CPU: cores x clock x FLOPs per cycle, where FLOPs per cycle are
   the FMA width in float32 lanes (16 with AVX-512, 8 with AVX2) x 2 FMA units
   x 2 FLOPs per FMA. The clock is the one /proc/cpuinfo reports.
 

@@ -222,10 +222,11 @@ def _conv_members(input_shape, likelihood, n_levels, n_models=3):
     return modules, x
 
 
-# 1x8x8 with 4 filters runs every layer as a dense matmul, 3x16x16 its outer
-# layers as grouped convolutions; 0 and a huge threshold force either form.
+# 1x8x8 with 4 filters runs every layer as a dense matmul, 3x16x16 and the
+# non-square 3x32x16 their outer layers as grouped convolutions; 0 and a huge
+# threshold force either form.
 @pytest.mark.parametrize("dense_entries", [None, 0, 2**40])
-@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16)])
+@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16), (3, 32, 16)])
 @pytest.mark.parametrize(
     "likelihood, n_levels", [("bernoulli", None), ("gaussian", None), ("gaussian", 17)]
 )
@@ -286,7 +287,7 @@ def test_conv_vae_unstack_gives_back_the_modules(input_shape):
             torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16)])
+@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 16, 16), (1, 32, 32)])
 def test_stacked_conv_vae_gradient_is_each_models_gradient(input_shape):
     modules, x = _conv_members(input_shape, "gaussian", None)
     stacked = ConvVAEModule.stack(modules)
@@ -314,8 +315,9 @@ def test_batched_engine_trains_the_conv_vae_in_its_stacked_form(monkeypatch):
     monkeypatch.setattr(_conv.EnsembleConvVAE, "loss", spy)
     X = load_digits(binarize=True)[:40]
     vae = VAEDensity(**CONV, input_shape=(1, 8, 8), max_epochs=1)
-    MemorizationScorer(vae, cv=KFold(2), random_state=0).fit(X)
-    assert calls and set(calls) == {2}  # the two fold models in one ensemble
+    scorer = MemorizationScorer(vae, cv=KFold(3), random_state=0).fit(X)
+    # The three fold models in one ensemble (the engine's probe stacks two).
+    assert scorer.engine_ == "torch" and 3 in calls and set(calls) <= {2, 3}
 
 
 def test_vae_level_probabilities_sum_to_one():

@@ -342,14 +342,19 @@ class TorchDensity(DensityMixin, BaseEstimator):
         A row's activations are guessed at 4x its width per noise sample. On
         a CPU at most ~4 MB of them: batches that fit in cache run about twice
         as fast as large ones. A GPU takes the whole budget, since each batch
-        costs it a launch per operation, whatever its size.
+        costs it a launch per operation, whatever its size, but at most half
+        of the memory it has free.
         """
         shape = self._log_likelihood_noise_shape(module) or (1, 1)
         per_row = 4 * n_models * n_features * max(1, math.prod(shape[:-1]))
-        elements = budget_bytes() / (4 * 4)
-        if torch_training().torch.device(device).type == "cpu":
-            elements = min(2**20, elements)
-        return max(1, int(elements) // per_row)
+        budget = budget_bytes()
+        torch = torch_training().torch
+        device = torch.device(device)
+        if device.type == "cpu":
+            budget = min(budget, 2**24)
+        elif device.type == "cuda" and torch.cuda.is_available():
+            budget = min(budget, torch.cuda.mem_get_info(device)[0] / 2)
+        return max(1, int(budget / (4 * 4)) // per_row)
 
     # -- training ---------------------------------------------------------------
     def _prepare(self, X):

@@ -278,8 +278,12 @@ class Native:
 
 
 def batched_group_class(module_class):
-    """The module's own batched form where it has one, else ``vmap``."""
-    return Native if callable(getattr(module_class, "stack", None)) else Stacked
+    """The module's own batched form where it has one, else ``vmap``.
+
+    Only a ``stack`` the class defines itself counts: a subclass that inherits
+    one would be stacked as its parent, whose methods it may change.
+    """
+    return Native if "stack" in vars(module_class) else Stacked
 
 
 def _make_adam(params, learning_rate, weight_decay):

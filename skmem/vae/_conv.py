@@ -30,7 +30,12 @@ import math
 import torch
 from torch import nn
 
-from ._model import ENCODER_LOG_VAR, VAEObjectives, decoder_log_likelihood
+from ._model import (
+    ENCODER_LOG_VAR,
+    EnsembleObjectives,
+    VAEObjectives,
+    decoder_log_likelihood,
+)
 
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1
 
@@ -190,6 +195,11 @@ def _dense_index(channels, in_size, transposed, device):
     """Where each entry of a strided layer's dense (in, out) matrix sits in
     its flattened weight, ``channels`` = weight.shape[1:3]; the entries off the
     kernel's support point one past the end (a zero)."""
+    with torch.inference_mode(False):  # cached: must serve training too
+        return _build_dense_index(channels, in_size, transposed).to(device)
+
+
+def _build_dense_index(channels, in_size, transposed):
     a, b = channels
     big = tuple(2 * s for s in in_size) if transposed else in_size
     eye = torch.eye(math.prod(big)).reshape(-1, 1, *big)
@@ -205,7 +215,7 @@ def _dense_index(channels, in_size, transposed, device):
         row, column, shape = j * n_big + p, i * n_small + q, (b * n_big, a * n_small)
     index = torch.full(shape, a * b * n_taps, dtype=torch.long)
     index[row, column] = (i * b + j) * n_taps + t
-    return index.flatten().to(device)
+    return index.flatten()
 
 
 def strided_layer(x, weight, bias, in_shape, transposed=False):
@@ -236,7 +246,7 @@ def strided_layer(x, weight, bias, in_shape, transposed=False):
     return out.reshape(N, E, -1).transpose(0, 1)
 
 
-class EnsembleConvVAE(VAEObjectives, nn.Module):
+class EnsembleConvVAE(EnsembleObjectives, nn.Module):
     """E independent conv VAEs, each layer one batched operation over the models.
 
     ``loss`` takes x (E, B, C*H*W) and noise (E, B, ...); ``log_likelihood``
@@ -300,13 +310,6 @@ class EnsembleConvVAE(VAEObjectives, nn.Module):
 
     def log_px_given_z(self, x, z):
         return decoder_log_likelihood(self.decode(z), x, self.likelihood)
-
-    def loss(self, x, noise):
-        return self.negative_elbo(x, noise)
-
-    def log_likelihood(self, x, noise):
-        """Importance-weighted log p(x) of rows x (N, D); float64 (E, N)."""
-        return self.importance_weighted(x.expand(self.n_models, *x.shape), noise)
 
     def unstack(self):
         """A :class:`ConvVAEModule` per member, on the CPU."""

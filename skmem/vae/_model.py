@@ -38,10 +38,11 @@ def decoder_log_likelihood(out, x, likelihood):
     ``x`` broadcasts against it, so importance samples need no copies of x.
     """
     if likelihood == "bernoulli":
-        # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l):
-        # two passes over the logits, where binary_cross_entropy_with_logits
-        # takes four and copies the broadcast x (8 % of an IWAE-128 pass).
-        return (out * x).sum(-1) - nn.functional.softplus(out).sum(-1)
+        # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - softplus(l),
+        # element by element before the sum (a difference of two large sums
+        # would lose digits): fewer passes over the logits than
+        # binary_cross_entropy_with_logits, and no copy of the broadcast x.
+        return (out * x).sub_(nn.functional.softplus(out)).sum(-1)
     mean, log_var = out.chunk(2, dim=-1)
     log_var = log_var.clamp(MIN_LOG_VAR, MAX_LOG_VAR)
     return -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
@@ -112,6 +113,21 @@ class VAEObjectives:
         )
 
 
+class EnsembleObjectives(VAEObjectives):
+    """The module contract of E stacked VAEs (the hand-batched form).
+
+    ``loss(x, noise)``: x (E, B, D), noise (E, B, ...), the negative ELBO
+    (E, B). ``log_likelihood(x, noise)``: rows (N, D) shared by every model and
+    noise (E, S, ...), the importance-weighted log p(x) (E, N) in float64.
+    """
+
+    def loss(self, x, noise):
+        return self.negative_elbo(x, noise)
+
+    def log_likelihood(self, x, noise):
+        return self.importance_weighted(x.expand(self.n_models, *x.shape), noise)
+
+
 class EnsembleMLP(nn.Module):
     """E independent MLPs with ReLU between layers; input (E, N, in).
 
@@ -155,7 +171,7 @@ def _uniform(shape, fan_in, generator=None):
     return (draws * 2.0 - 1.0) * bound
 
 
-class EnsembleVAE(VAEObjectives, nn.Module):
+class EnsembleVAE(EnsembleObjectives, nn.Module):
     """E independent VAEs: MLP encoder to (mu, log_var), MLP decoder.
 
     ``negative_elbo`` takes x (E, N, D) and noise (E, N, L);
@@ -205,13 +221,6 @@ class EnsembleVAE(VAEObjectives, nn.Module):
         E, L = z.shape[0], z.shape[-1]
         out = self.decoder(z.reshape(E, -1, L)).reshape(*z.shape[:-1], -1)
         return decoder_log_likelihood(out, x, self.likelihood)
-
-    def loss(self, x, noise):
-        return self.negative_elbo(x, noise)
-
-    def log_likelihood(self, x, noise):
-        """Importance-weighted log p(x) of rows x (N, D); float64 (E, N)."""
-        return self.importance_weighted(x.expand(self.n_models, *x.shape), noise)
 
     def reset_parameters(self, generator):
         """Initial weights from ``generator``: the encoder's, then the decoder's."""
