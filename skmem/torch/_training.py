@@ -132,13 +132,24 @@ class Single:
         return [self.module.cpu()]
 
 
+_HOOKS = ("forward_hooks", "forward_pre_hooks", "backward_hooks", "backward_pre_hooks")
+
+
 def _tensor_slots(module, original, names):
     """Where each named parameter or buffer of ``module`` lives: (dict, key).
 
     ``original`` is the module that ``module`` copies; a ValueError when it
     registers one tensor under two names (tied weights), which the copy on
-    the ``meta`` device no longer shares.
+    the ``meta`` device no longer shares, or has hooks, whose code may hold
+    the original's tensors.
     """
+    for path, owner in original.named_modules():
+        if any(getattr(owner, f"_{kind}", None) for kind in _HOOKS):
+            raise ValueError(
+                f"{path or 'the module'} has hooks, which the batched engine does "
+                "not run: a hook that holds a module would read the first "
+                "model's weights for every model"
+            )
     seen = {}
     for kind in ("parameters", "buffers"):
         tensors = getattr(original, f"named_{kind}")(remove_duplicate=False)
