@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from ._aggregate import _AGGREGATES, _in_out, scores_from_in_out, warn_missing
-from ._audit import membership_audit
+from ._audit import DELTA, PRIORS, membership_audit
 from ._cache import ModelCache
 from ._inference import (
     fdr_mask,
@@ -599,7 +599,7 @@ class MemorizationScorer(BaseEstimator):
             )
         return fdr_mask(pvalues, alpha)
 
-    def membership_audit(self):
+    def membership_audit(self, *, priors=PRIORS, delta=DELTA):
         """How well membership in each model's training set can be inferred.
 
         From the log-likelihoods this run already computed, with no extra
@@ -609,9 +609,47 @@ class MemorizationScorer(BaseEstimator):
         with the sample's log-likelihoods under the models of the *other*
         repeats that trained on it and that held it out (so that members and
         non-members are judged against references of the same size, and the
-        AUC is 0.5 when nothing is memorized). This is the privacy number that audits of
-        synthetic data report. Needs at least 2 repeats of KFold (each sample
-        must be held out by two models or more).
+        AUC is 0.5 when nothing is memorized). This is the privacy number that
+        audits of synthetic data report. Needs at least 2 repeats of KFold
+        (each sample must be held out by two models or more).
+
+        The lower bound on epsilon follows privacy-auditing papers (Jagielski
+        et al., 2020; Nasr et al., 2021, 2023): an (epsilon, delta)-DP
+        training algorithm forces every attack to keep
+        ``FPR + exp(epsilon) FNR >= 1 - delta`` and
+        ``FNR + exp(epsilon) FPR >= 1 - delta``, so upper confidence bounds on
+        the attack's FPR and FNR at one threshold give
+        ``epsilon >= log((1 - delta - FPR_upper) / FNR_upper)`` or the
+        symmetric form. Here:
+
+        - the threshold, and which form, are **chosen on a random half of the
+          samples** (fixed seed) and the rates are **counted on the other
+          half**, so the choice does not inflate the bound (choosing on the
+          same pairs would);
+        - the trials are the **samples**, not the pairs: a sample's pairs
+          share its reference models and are not independent, so each rate
+          is the mean over samples of the sample's own rate, and its
+          Clopper-Pearson upper bound counts one trial per sample (a
+          sample's rate lies in [0, 1], so its variance is at most a
+          Bernoulli trial's). Counting pairs would claim 10-30 times more
+          trials than there are;
+        - each upper bound is one-sided at 2.5 %, so that both hold together
+          with probability 95 %.
+
+        It bounds the epsilon of replace-one DP of the learning algorithm on
+        the folds' training sets, from this attack only: a valid audit says
+        "the algorithm is not DP with a smaller epsilon", never that it is DP.
+        Effects shared by all samples of one model (a lucky seed) are
+        not modelled; they make the bound less reliable when few models were
+        fitted.
+
+        Parameters
+        ----------
+        priors : tuple of float, default=(0.01, 0.1, 0.5)
+            Shares of members among the records an attacker tests, at which
+            ``precision_at_prior`` is given.
+        delta : float, default=1e-5
+            The delta of (epsilon, delta)-DP the bound is for (0: pure DP).
 
         Returns
         -------
@@ -620,9 +658,23 @@ class MemorizationScorer(BaseEstimator):
               membership cannot be told, 1 means every member is exposed.
             - ``tpr_at_fpr``: dict, the true-positive rate at false-positive
               rates 0.1 % and 1 %.
+            - ``precision_at_prior``: dict ``{prior: {fpr: precision}}``,
+              the share of true members among the records the attack calls
+              members, ``prior TPR / (prior TPR + (1 - prior) FPR)`` at the
+              operating points of ``tpr_at_fpr``, with FPR taken as the
+              nominal rate (the empirical one is at most that, and an
+              empirical 0 on finitely many pairs is no proof of 0). Point
+              estimates: 0.5 at prior 0.5 means a guess.
+            - ``epsilon_lower_bound``: float, the 95 % one-sided lower bound
+              on epsilon (0 when the attack shows nothing).
+            - ``epsilon_audit``: Bunch, how it was found: ``threshold``,
+              ``fpr``, ``fnr`` and their upper bounds ``fpr_upper``,
+              ``fnr_upper`` on the counting half, ``n_trials`` and
+              ``counted`` (its samples), ``delta``, ``confidence``.
             - ``fpr``, ``tpr``: the ROC curve.
             - ``scores``: ndarray (n_models, n_samples), the attack score of
-              each pair (higher means "member"); NaN where not computed.
+              each pair (higher means "member"); NaN where not computed
+              (``verbose`` says how many, and why).
             - ``sample_scores``: ndarray (n_samples,), per sample the mean
               attack score when it was a member minus when it was not: how
               exposed the sample is.
@@ -638,10 +690,19 @@ class MemorizationScorer(BaseEstimator):
         ...     KernelDensity(bandwidth=0.05), cv=5, n_repeats=3, random_state=0
         ... ).fit(X)
         >>> audit = scorer.membership_audit()
-        >>> bool(audit.auc > 0.95)
+        >>> bool(audit.auc > 0.95), bool(audit.epsilon_lower_bound > 1)
+        (True, True)
+        >>> bool(audit.precision_at_prior[0.5][0.01] > 0.9)
         True
         """
         check_is_fitted(self)
+        priors = tuple(priors) if np.iterable(priors) else (priors,)
+        if not all(isinstance(p, Real) and 0 < p < 1 for p in priors):
+            raise ValueError(
+                f"priors must be shares of members in (0, 1); got {priors!r}."
+            )
+        if not (isinstance(delta, Real) and 0 <= delta < 1):
+            raise ValueError(f"delta must be a number in [0, 1); got {delta!r}.")
         if self.log_likelihoods_ is None:
             raise ValueError(
                 "The membership audit needs the log-likelihood matrix, which this "
@@ -656,7 +717,13 @@ class MemorizationScorer(BaseEstimator):
                 f"{_why_no_tests(self.log_likelihoods_, self.n_repeats_)}."
             )
         return membership_audit(
-            self.log_likelihoods_, self.train_masks_, self.test_masks_, groups
+            self.log_likelihoods_,
+            self.train_masks_,
+            self.test_masks_,
+            groups,
+            priors=priors,
+            delta=float(delta),
+            verbose=self.verbose,
         )
 
     def _validate_table(self, X, *, reset, estimator):
