@@ -6,7 +6,7 @@ matrices (cheap, exact truth); two end-to-end cases use real models."""
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest, norm
+from scipy.stats import beta, binomtest, norm
 from sklearn.datasets import make_moons
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KernelDensity
@@ -123,7 +123,25 @@ def test_epsilon_bound_by_hand():
         0.0,
     )
     assert audit.epsilon_lower_bound == pytest.approx(expected)
-    assert found.fpr_upper > found.fpr and found.fnr_upper > found.fnr
+    # Each rate at one-sided 97.5 %, so that both hold together at 95 %
+    # (fractional counts: a mean of per-sample rates).
+    for rate, upper in ((found.fpr, found.fpr_upper), (found.fnr, found.fnr_upper)):
+        assert upper == pytest.approx(beta.ppf(0.975, rate * n + 1, n - rate * n))
+
+
+def test_epsilon_bound_uses_both_inequalities():
+    # Half of the members are exposed outright (score 10), the rest look like
+    # non-members: the attack is sure at a high threshold (FPR near 0, FNR
+    # 0.5), where only log((1 - delta - FNR) / FPR) is large; the other
+    # form, log((1 - delta - FPR) / FNR), stays below log 2.
+    rng = np.random.default_rng(7)
+    member = np.zeros((2, 2000), dtype=bool)
+    member[0, :1000] = member[1, 1000:] = True
+    scores = rng.normal(size=member.shape)
+    scores[member & (rng.random(member.shape) < 0.5)] = 10.0
+    found = epsilon_lower_bound(scores, member, ~member)
+    assert found.fpr == 0 and found.fnr == pytest.approx(0.5, abs=0.05)
+    assert found.epsilon > 3
 
 
 # -- the attack at moderate, known leakage (issue 20) ----------------------------
