@@ -136,7 +136,26 @@ def summary(scorer, *, top=10, alpha=0.05):
         },
         "top": [int(i) for i in order[:top]],
         "non_finite": {k: v for k, v in counts.items() if v},
+        "audit": audit_summary(scorer),
         **curve_summary(scorer),
+    }
+
+
+def audit_summary(scorer):
+    """The membership audit's AUC, TPR at FPR 1 %, epsilon lower bound and
+    precision at priors (FPR 1 %); None without 2 repeats of KFold."""
+    try:
+        audit = scorer.membership_audit()
+    except (ValueError, AttributeError):
+        return None
+    return {
+        "auc": audit.auc,
+        "tpr_at_fpr_1%": audit.tpr_at_fpr[0.01],
+        "epsilon_lower_bound": audit.epsilon_lower_bound,
+        "delta": audit.epsilon_audit.delta,
+        "precision_at_fpr_1%": {
+            f"prior {p:g}": v[0.01] for p, v in audit.precision_at_prior.items()
+        },
     }
 
 
@@ -245,6 +264,17 @@ def significance_lines(facts):
             else f"  1 of {facts['n_samples']} samples is memorized beyond chance "
             f"at {rate}: {shown}."
         )
+    audit = facts.get("audit")
+    if audit:
+        precision = ", ".join(
+            f"{k} {v:.2f}" for k, v in audit["precision_at_fpr_1%"].items()
+        )
+        lines.append(
+            f"  membership audit: AUC {audit['auc']:.3f}, TPR "
+            f"{audit['tpr_at_fpr_1%']:.3f} at FPR 1 %; epsilon >= "
+            f"{audit['epsilon_lower_bound']:.2f} (95 % lower bound, delta "
+            f"{audit['delta']:g}); precision at FPR 1 %: {precision}."
+        )
     return lines
 
 
@@ -278,6 +308,8 @@ def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
             else len(facts["memorized"]),
             "top 10": facts["top"],
         }
+        if facts["audit"]:
+            row["epsilon >= (audit)"] = facts["audit"]["epsilon_lower_bound"]
         for other in names if len(names) > 1 else ():
             if other == name:
                 row[f"rho vs {other}"] = "-"

@@ -4,6 +4,9 @@ Gaussian leakage (closed form), the precision at priors, and what verbose says
 about pairs left unscored. Simulations use synthetic log-likelihood or score
 matrices (cheap, exact truth); two end-to-end cases use real models."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import beta, binomtest, norm
@@ -273,3 +276,34 @@ def test_verbose_says_which_pairs_are_left_unscored(capsys):
     assert "epsilon >=" in out
     membership_audit(ll, train, test, groups)
     assert capsys.readouterr().out == ""
+
+
+def test_the_command_line_and_its_summary_show_the_audit(tmp_path, monkeypatch, capsys):
+    from skmem import cli
+
+    X, _ = make_moons(120, noise=0.05, random_state=0)
+    np.save(tmp_path / "d.npy", X)
+    monkeypatch.chdir(tmp_path)
+    args = ["score", "d.npy", "--param", "bandwidth=0.02", "--cv", "4"]
+    assert cli.main([*args, "--n-jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    expected = (
+        MemorizationScorer(
+            KernelDensity(bandwidth=0.02), cv=4, n_repeats=3, random_state=0
+        )
+        .fit(X)
+        .membership_audit()
+    )
+    summary = json.loads(Path("scores.json").read_text())["summary"]["kde"]
+    audit = summary["audit"]
+    assert audit["epsilon_lower_bound"] == pytest.approx(expected.epsilon_lower_bound)
+    assert audit["epsilon_lower_bound"] >= 1
+    assert audit["precision_at_fpr_1%"]["prior 0.1"] == pytest.approx(
+        expected.precision_at_prior[0.1][0.01]
+    )
+    assert (
+        f"membership audit: AUC {expected.auc:.3f}, TPR "
+        f"{expected.tpr_at_fpr[0.01]:.3f} at FPR 1 %; epsilon >= "
+        f"{expected.epsilon_lower_bound:.2f} (95 % lower bound, delta 1e-05); "
+        "precision at FPR 1 %: prior 0.01 " in out
+    )
