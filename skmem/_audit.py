@@ -184,9 +184,17 @@ def epsilon_lower_bound(
     level ``(1 - confidence) / 2`` with as many trials as samples. Returns a
     Bunch with ``epsilon`` and the parts it came from.
     """
+    in_plan = (members | nonmembers).any(0)
     valid = np.isfinite(scores)
     members, nonmembers = members & valid, nonmembers & valid
     usable = np.flatnonzero(members.any(0) & nonmembers.any(0))
+    left_out = int(in_plan.sum()) - len(usable)
+    if left_out:
+        _say(
+            verbose,
+            f"epsilon leaves out {left_out} samples without both a scored member "
+            "pair and a scored non-member pair.",
+        )
     order = np.random.RandomState(split_seed).permutation(usable)
     choose, count = order[: len(order) // 2], order[len(order) // 2 :]
     alpha = (1 - confidence) / 2  # the two rates must both hold

@@ -269,6 +269,7 @@ def test_verbose_says_which_pairs_are_left_unscored(capsys):
     # Sample 9's 5 finite pairs have no references in the other repeats.
     assert "5 pairs of 1 samples are not scored: the other repeats" in out
     assert "sample_scores is NaN for 2 samples" in out
+    assert "epsilon leaves out 2 samples without both" in out
     assert np.isnan(audit.sample_scores[[7, 9]]).all()
     assert np.isfinite(np.delete(audit.sample_scores, [7, 9])).all()
     assert np.isnan(audit.scores[0, 3]) and np.isnan(audit.scores[:, [7, 9]]).all()
