@@ -146,7 +146,7 @@ def audit_summary(scorer):
     precision at priors (FPR 1 %); None without 2 repeats of KFold."""
     try:
         audit = scorer.membership_audit()
-    except (ValueError, AttributeError):
+    except ValueError:  # fewer than 2 repeats, or no log-likelihood matrix
         return None
     return {
         "auc": audit.auc,

@@ -631,17 +631,20 @@ class MemorizationScorer(BaseEstimator):
           is the mean over samples of the sample's own rate, and its
           Clopper-Pearson upper bound counts one trial per sample (a
           sample's rate lies in [0, 1], so its variance is at most a
-          Bernoulli trial's). Counting pairs would claim 10-30 times more
-          trials than there are;
+          Bernoulli trial's). Counting pairs would claim as many times more
+          trials as a sample has pairs of a kind (3 and 27 at 10 folds and 3
+          repeats);
         - each upper bound is one-sided at 2.5 %, so that both hold together
           with probability 95 %.
 
         It bounds the epsilon of replace-one DP of the learning algorithm on
         the folds' training sets, from this attack only: a valid audit says
         "the algorithm is not DP with a smaller epsilon", never that it is DP.
-        Effects shared by all samples of one model (a lucky seed) are
-        not modelled; they make the bound less reliable when few models were
-        fitted.
+        Effects shared by all samples of one model (a lucky seed) are not
+        modelled: in a simulated null where they were 5 times the per-sample
+        noise the bound stayed 0, but with few models they can make it less
+        reliable. The split depends on the samples' row positions, so
+        reordering the rows moves the bound within its noise.
 
         Parameters
         ----------
