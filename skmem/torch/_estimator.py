@@ -481,7 +481,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
             Where to train, in place of ``self.device`` (the engine spreads
             groups over several GPUs).
         progress : callable or None
-            Called with 1 after every epoch.
+            Called with the number of models after every epoch.
         data_cache : dict or None
             ``{device: X}`` shared by the groups of a run; see
             :func:`_training.fit_models`.

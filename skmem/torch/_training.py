@@ -605,7 +605,7 @@ def train(
         bfloat16 runs the forward passes (the losses) under ``torch.autocast``;
         see :func:`matmul_precision` for the global setting around it.
     progress : callable or None, default=None
-        ``progress(1)`` after every epoch (a tqdm bar's ``update``).
+        ``progress(n_models)`` after every epoch (a tqdm bar's ``update``).
 
     Returns
     -------
@@ -684,7 +684,7 @@ def train(
                 flush=True,
             )
         if progress is not None:
-            progress(1)
+            progress(n_models)
         if epoch + 1 in checkpoints:
             group.train(False)
             on_checkpoint(epoch + 1, group, noise_seeds)
