@@ -119,11 +119,11 @@ class TorchEnsembleEngine(SeparateModelsEngine):
             )
         else:
             budget = budget_bytes()
-            where = f"working_memory={budget / 2**20:.0f} MiB"
+            where = f"working_memory={_bytes(budget)}"
         size = rows_per_block(per_model, n_models, budget=budget)
         reason = (
             f"{n_params:,} parameters, {n_train} training rows: "
-            f"{per_model / 2**20:.0f} MiB a model; {where} "
+            f"{_bytes(per_model)} a model; {where} "
             + ("holds all of them" if size == n_models else f"holds {size}")
         )
         return size, reason
@@ -169,9 +169,14 @@ class TorchEnsembleEngine(SeparateModelsEngine):
         n_train = max((len(plan.train_indices(k)) for k in todo), default=0)
         self.check_device_memory(estimator, X, len(todo), n_train)
         n_jobs = effective_n_jobs(self.n_jobs)
-        on_gpu = devices[0].type == "cuda"
-        # CPU: one group per worker process. GPUs: one thread per device.
-        n_workers = len(devices) if on_gpu else n_jobs
+        # One device (a CPU): one group per joblib worker, one torch thread
+        # each. Several devices (GPUs): one thread per device, in this process.
+        # One GPU: one group after another.
+        # A cluster (joblib's dask backend): one group per worker, each on
+        # the device its own ``device`` resolves to there (its GPU).
+        remote = _cluster_backend()
+        per_device = not remote and (devices[0].type == "cuda" or len(devices) > 1)
+        n_workers = len(devices) if per_device else n_jobs
         n_workers = max(1, min(n_workers, len(todo)))
         size, reason = self._group_size(
             estimator, max(len(todo), 1), n_train, X, devices
@@ -185,7 +190,7 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                 f"{_names(devices)} ({reason})",
                 flush=True,
             )
-        in_process = on_gpu or n_workers == 1
+        in_process = not remote and (per_device or n_workers == 1)
         bar = progress_bar(
             len(todo) * estimator.max_epochs, self.verbose, unit="model-epoch"
         )
@@ -197,12 +202,12 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                 [plan.train_indices(k) for k in group],
                 [int(plan.seeds[k]) for k in group],
                 # In a worker one thread per group; in this process, n_jobs.
-                1 if n_workers > 1 and not on_gpu else n_jobs,
+                1 if n_workers > 1 and not per_device else n_jobs,
                 f"[MemorizationScorer] group {g + 1}/{len(groups)}: ",
                 group,
                 self.cache,
                 [keys[k] for k in group],
-                device=group_devices[g],
+                device=None if remote else group_devices[g],
                 progress=bar.update if in_process else None,
                 data_cache=data_cache,
             )
@@ -212,12 +217,12 @@ class TorchEnsembleEngine(SeparateModelsEngine):
             n_jobs=n_workers,
             return_as="generator",
             # Several GPUs: threads in this process, one per device.
-            **({"backend": "threading"} if on_gpu and n_workers > 1 else {}),
+            **({"backend": "threading"} if per_device and n_workers > 1 else {}),
         )
         start = time.perf_counter()
         # With a thread-based joblib backend the groups share this process's
         # torch: one thread each, restored once all are done.
-        threads = 1 if n_workers > 1 and not on_gpu else n_jobs
+        threads = 1 if n_workers > 1 and not per_device else n_jobs
         with bar, training.torch_threads(threads):
             for g, (group, (members, rows)) in enumerate(
                 zip(groups, parallel(tasks), strict=True)
@@ -236,6 +241,13 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                         file=sys.stdout,
                     )
         return self._finish(estimator, estimators, log_likelihoods)
+
+
+def _cluster_backend():
+    """Whether joblib's active backend sends tasks to other machines (dask)."""
+    from joblib.parallel import get_active_backend
+
+    return type(get_active_backend()[0]).__name__.startswith("Dask")
 
 
 def device_free_bytes(device):
@@ -262,6 +274,14 @@ def training_devices(device, n_visible):
 def assign_devices(n_groups, devices):
     """Group ``g`` goes to ``devices[g % len(devices)]``: round robin."""
     return [devices[g % len(devices)] for g in range(n_groups)]
+
+
+def _bytes(n):
+    """``n`` bytes in KiB, MiB or GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 2**10:.1f} KiB"
 
 
 def _names(devices):
