@@ -190,9 +190,10 @@ def test_precision_restores_torch_and_agrees_with_float32(X, one_group):
     finally:
         torch.set_float32_matmul_precision(before)
     diff = np.abs(bf16.memorization_scores_ - one_group.memorization_scores_)
-    # Not ignored, and close: measured max 0.05 nats on these 80 digits.
+    # Not ignored, and close: measured max 0.021 nats (RMS 0.008) on these 80
+    # digits, against M's spread of 1.4 nats.
     assert diff.max() > 0
-    assert diff.max() < 0.5
+    assert diff.max() < 0.1
     tf32 = _scorer(vae=dict(precision="tf32")).fit(X)
     # No TF32 on a CPU: full float32.
     np.testing.assert_allclose(
