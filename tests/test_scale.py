@@ -96,6 +96,7 @@ def test_group_size_from_fake_gpu_memory(X, monkeypatch):
 
 
 def test_devices_and_round_robin():
+    assert not engine_module._cluster_backend()
     cuda = [torch.device("cuda", i) for i in range(3)]
     assert engine_module.training_devices("cuda", 3) == cuda
     assert engine_module.training_devices("cuda", 1) == [torch.device("cuda")]
@@ -217,6 +218,8 @@ def test_dask_workers_train_the_groups(X, one_group):
         dashboard_address=None,
     )
     with cluster, distributed.Client(cluster) as client, parallel_backend("dask"):
+        # Groups are tasks that resolve ``device`` where they run.
+        assert engine_module._cluster_backend()
         scorer = _scorer(n_jobs=2).fit(X)
         assert len(client.scheduler_info()["workers"]) == 2
     np.testing.assert_allclose(
