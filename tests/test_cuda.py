@@ -196,3 +196,16 @@ def test_groups_round_robin_over_gpus(digits):
     np.testing.assert_allclose(
         spread.log_likelihood_curve_, one.log_likelihood_curve_, rtol=1e-5, atol=1e-4
     )
+
+
+def test_gpu_scoring_batches_from_free_memory_not_working_memory(digits):
+    from sklearn import config_context
+
+    vae = _digits_vae(device="cuda").fit(digits)
+    # The paper's group: 100 models x 256 samples x 784 pixels, 80 MB a row.
+    vae.set_params(n_importance_samples=256)
+    with config_context(working_memory=1024):
+        rows = vae._rows_per_batch(vae.module_, 100, 784, "cuda")
+    per_row = 4 * 100 * 784 * 256
+    free = torch.cuda.mem_get_info()[0]
+    assert rows == max(1, int(free / 2 / 16) // per_row)
