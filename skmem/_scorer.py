@@ -375,6 +375,8 @@ class MemorizationScorer(BaseEstimator):
                 splitter.get_n_splits(X, y, groups),
                 n_samples,
                 n_matrices=len(estimator_checkpoints(estimator)) + 1,
+                estimator=estimator,
+                X=X,
             )
             plan = make_split_plan(
                 splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
@@ -854,20 +856,31 @@ def _input_tag(estimator, name):
         return False
 
 
-def _check_fits_in_memory(engine, n_models, n_samples, n_matrices=1):
+def _check_fits_in_memory(
+    engine, n_models, n_samples, n_matrices=1, estimator=None, X=None
+):
     """Refuse, before allocating anything, a plan whose arrays exceed free memory.
 
     ``n_matrices``: log-likelihood matrices kept, one per checkpoint and one for
-    the final models.
+    the final models. With ``estimator`` and ``X``, an engine that knows them
+    adds the fitted models it keeps (``fitted_bytes``) and checks a GPU's
+    memory (``check_device_memory``).
     """
-    need = 2 * n_models * n_samples + n_matrices * engine.matrix_bytes(
-        n_models, n_samples
+    kept = getattr(engine, "fitted_bytes", None)
+    kept = 0 if kept is None or estimator is None else kept(estimator, X, n_models)
+    need = (
+        2 * n_models * n_samples
+        + n_matrices * engine.matrix_bytes(n_models, n_samples)
+        + kept
     )
     free = available_bytes()
     if free is not None and need > free:
         raise MemoryError(
             f"{n_models} models x {n_samples} samples need {need / 2**30:.1f} GiB "
-            f"for the split masks and log-likelihoods, more than the "
+            f"for the split masks, log-likelihoods and fitted models, more than the "
             f"{free / 2**30:.1f} GiB of free memory. Use fewer splits (KFold "
             "instead of LeaveOneOut), fewer checkpoints, or a subsample."
         )
+    check_device = getattr(engine, "check_device_memory", None)
+    if check_device is not None and estimator is not None:
+        check_device(estimator, X, n_models)

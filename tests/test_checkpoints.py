@@ -290,10 +290,13 @@ def test_cli_checkpoints(tmp_path, capsys):
 
 def test_memory_check_counts_every_checkpoint(X, monkeypatch):
     import skmem._scorer as scorer_module
+    from skmem.engines import TorchEnsembleEngine
 
-    # Room for the masks and two log-likelihood matrices, not for three.
+    # Room for the masks, two log-likelihood matrices and the weights of two
+    # epochs per model; not for three of each.
     n_models, n = 4, len(X)
-    free = 2 * n_models * n + 2 * 8 * n_models * n
+    weights = TorchEnsembleEngine().fitted_bytes(_scorer(2, [2]).estimator, X, 4)
+    free = 2 * n_models * n + 2 * 8 * n_models * n + weights
     monkeypatch.setattr(scorer_module, "available_bytes", lambda: free)
     with pytest.raises(MemoryError, match="fewer checkpoints"):
         _scorer(2, [1, 2]).set_params(cv=KFold(4)).fit(X)

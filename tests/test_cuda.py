@@ -117,3 +117,95 @@ def test_vae_on_cuda_matches_the_cpu_and_scores_without_a_gpu(input_shape, monke
     loaded = pickle.loads(saved)
     with pytest.warns(UserWarning, match="on the CPU instead"):
         np.testing.assert_allclose(loaded.score_samples(X), expected, atol=1e-4)
+
+
+def _digits_vae(**params):
+    return VAEDensity(
+        latent_dim=4,
+        hidden_layer_sizes=(64,),
+        max_epochs=3,
+        batch_size=16,
+        n_importance_samples=16,
+        checkpoints=[1, 3],
+        **params,
+    )
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(binarize=True)[:200]
+
+
+@pytest.mark.parametrize("precision", ["tf32", "bfloat16"])
+def test_fast_precision_on_cuda_agrees_and_restores(digits, precision):
+    before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    fast = _fit(_digits_vae(device="cuda", precision=precision), digits)
+    assert (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32) == (
+        before
+    )
+    full = _fit(_digits_vae(device="cuda"), digits)
+    diff = np.abs(fast.memorization_scores_ - full.memorization_scores_)
+    print(f"{precision}: max |dM| {diff.max():.4f} nats, mean {diff.mean():.4f}")
+    assert diff.max() < 0.5
+
+
+def test_groups_sized_from_gpu_memory_and_data_sent_once(digits, capsys, monkeypatch):
+    import skmem.torch._training as training
+
+    copies = []
+    to_device = training.data_on_device
+
+    def counting(X, device, cache=None):
+        hit = cache is not None and str(device) in cache
+        copies.append(not hit)
+        return to_device(X, device, cache)
+
+    monkeypatch.setattr(training, "data_on_device", counting)
+    from sklearn import config_context
+
+    # working_memory does not limit a GPU's groups; its free memory does.
+    with config_context(working_memory=0.1):
+        _fit(_digits_vae(device="cuda"), digits, verbose=1)
+    out = capsys.readouterr().out
+    assert "4 models in 1 group(s) of at most 4 on cuda" in out
+    assert "free on cuda" in out
+    assert sum(copies) == 1
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_groups_round_robin_over_gpus(digits):
+    from sklearn import config_context
+
+    import skmem.engines.torch_ensemble as engine_module
+
+    # As if each GPU held two models at a time: two groups, one per GPU.
+    per_model = engine_module.TorchEnsembleEngine()._model_bytes(
+        _digits_vae(), 150, digits.shape[1]
+    )[1]
+    import unittest.mock as mock
+
+    with config_context(working_memory=0.1):
+        with mock.patch.object(
+            engine_module,
+            "device_free_bytes",
+            lambda d: 4 * digits.size + 2 * 2 * per_model,
+        ):
+            spread = _fit(_digits_vae(device="cuda"), digits)
+    assert {e.device_ for e in spread.estimators_} == {"cuda:0", "cuda:1"}
+    one = _fit(_digits_vae(device="cuda:0"), digits)
+    np.testing.assert_allclose(
+        spread.log_likelihood_curve_, one.log_likelihood_curve_, rtol=1e-5, atol=1e-4
+    )
+
+
+def test_gpu_scoring_batches_from_free_memory_not_working_memory(digits):
+    from sklearn import config_context
+
+    vae = _digits_vae(device="cuda").fit(digits)
+    # The paper's group: 100 models x 256 samples x 784 pixels, 80 MB a row.
+    vae.set_params(n_importance_samples=256)
+    with config_context(working_memory=1024):
+        rows = vae._rows_per_batch(vae.module_, 100, 784, "cuda")
+    per_row = 4 * 100 * 784 * 256
+    free = torch.cuda.mem_get_info()[0]
+    assert rows == max(1, int(free / 2 / 16) // per_row)

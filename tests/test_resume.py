@@ -177,3 +177,40 @@ def test_plan_too_large_for_memory_fails_before_allocating():
     with pytest.raises(MemoryError, match="200000 samples need .* GiB"):
         MemorizationScorer(KernelDensity(), cv=LeaveOneOut(), engine="generic").fit(X)
     assert time.perf_counter() - start < 10
+
+
+def test_torch_run_killed_mid_group_loses_only_that_group(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from sklearn import config_context
+
+    import skmem.torch._training as training
+    from skmem import VAEDensity
+    from skmem.datasets import load_digits
+
+    X = load_digits(binarize=True)[:60]
+    vae = VAEDensity(
+        latent_dim=2, hidden_layer_sizes=(8,), max_epochs=2, n_importance_samples=4
+    )
+    cv = KFold(4, shuffle=True, random_state=0)
+    calls = []
+    train = training.train
+
+    def dies_in_third_group(X_t, train_indices, *args, **kwargs):
+        calls.append(len(train_indices))
+        if len(calls) == 4:  # the vmap probe, two groups, then the third
+            raise KeyboardInterrupt  # as a kill would, mid-group
+        return train(X_t, train_indices, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", dies_in_third_group)
+    scorer = MemorizationScorer(vae, cv=cv, random_state=0, memory=str(tmp_path))
+    with config_context(working_memory=0.1):  # one model per group
+        with pytest.raises(KeyboardInterrupt):
+            scorer.fit(X)
+        assert _n_entries(tmp_path) == 2
+        calls.clear()
+        resumed = scorer.fit(X).memorization_scores_
+    # The probe, then only the group in flight and the one never started.
+    assert calls == [2, 1, 1]
+    monkeypatch.setattr(training, "train", train)
+    fresh = MemorizationScorer(vae, cv=cv, random_state=0).fit(X)
+    np.testing.assert_allclose(resumed, fresh.memorization_scores_, atol=1e-4)

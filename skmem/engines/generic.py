@@ -1,5 +1,6 @@
 """The generic engine: clone, seed, fit and score one estimator per model."""
 
+import sys
 import time
 from functools import partial
 
@@ -79,6 +80,22 @@ def score_in_blocks(model, X):
             ).reshape(-1)
             for rows in gen_batches(n_rows, block)
         ]
+    )
+
+
+def progress_bar(total, verbose, *, unit="model"):
+    """A tqdm bar on stderr, with the elapsed time and an estimate of the time
+    left, shown when ``verbose >= 1``; a silent one otherwise."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        disable=not verbose,
+        file=sys.stderr,
+        unit=unit,
+        desc="[MemorizationScorer]",
+        dynamic_ncols=True,
+        mininterval=0.5,
     )
 
 
@@ -203,17 +220,19 @@ class GenericEngine(SeparateModelsEngine):
             n_jobs=self.n_jobs, pre_dispatch="2*n_jobs", return_as="generator"
         )
         start = time.perf_counter()
-        for done, (k, (model, row)) in enumerate(
-            zip(todo, parallel(tasks), strict=True)
-        ):
-            estimators[k], log_likelihoods[:, k] = model, row
-            if self.verbose:
-                print(
-                    f"[MemorizationScorer] model {k + 1}/{plan.n_models} fitted and "
-                    f"scored, {done + 1} of {len(todo)} to fit "
-                    f"({time.perf_counter() - start:.1f}s elapsed)",
-                    flush=True,
-                )
+        with progress_bar(len(todo), self.verbose) as bar:
+            for done, (k, (model, row)) in enumerate(
+                zip(todo, parallel(tasks), strict=True)
+            ):
+                estimators[k], log_likelihoods[:, k] = model, row
+                bar.update(1)
+                if self.verbose:
+                    bar.write(
+                        f"[MemorizationScorer] model {k + 1}/{plan.n_models} "
+                        f"fitted and scored, {done + 1} of {len(todo)} to fit "
+                        f"({time.perf_counter() - start:.1f}s elapsed)",
+                        file=sys.stdout,
+                    )
         return self._finish(estimator, estimators, log_likelihoods)
 
 

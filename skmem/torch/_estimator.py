@@ -12,7 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _get_feature_names,
     check_array,
@@ -144,6 +144,15 @@ class TorchDensity(DensityMixin, BaseEstimator):
         (:meth:`score_samples_at`). The snapshot at epoch ``c`` is the model a
         run with ``max_epochs=c`` gives. :class:`~skmem.MemorizationScorer`
         then computes the memorization curve (``memorization_curve_``).
+    precision : {"float32", "tf32", "bfloat16"}, default="float32"
+        The arithmetic of the matrix products, in training and scoring.
+        ``"float32"``: full float32, whatever torch's global setting.
+        ``"tf32"``: a GPU may round the inputs of float32 products to TF32
+        (``torch.set_float32_matmul_precision("high")``; no effect on a CPU).
+        ``"bfloat16"``: forward passes under ``torch.autocast`` to bfloat16.
+        Set around :meth:`fit` and scoring only; torch's global state is
+        restored afterwards. See the user guide ("Running the paper's
+        experiments") for when the faster settings are safe.
     **module_kwargs
         ``module__name=value`` parameters; see ``module_params``.
 
@@ -210,6 +219,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "checkpoints": ["array-like", None],
+        "precision": [StrOptions({"float32", "tf32", "bfloat16"})],
     }
 
     def __init__(
@@ -225,6 +235,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         checkpoints=None,
+        precision="float32",
         **module_kwargs,
     ):
         self.module = module
@@ -237,6 +248,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.checkpoints = checkpoints
+        self.precision = precision
         self._set_module_kwargs(module_kwargs)
 
     # -- skorch-style module__name parameters ---------------------------------
@@ -337,13 +349,15 @@ class TorchDensity(DensityMixin, BaseEstimator):
         return None if shape is None else tuple(shape)
 
     def _rows_per_batch(self, module, n_models, n_features, device):
-        """Rows evaluated at once, within ``working_memory``.
+        """Rows evaluated at once.
 
         A row's activations are guessed at 4x its width per noise sample. On
         a CPU at most ~4 MB of them: batches that fit in cache run about twice
-        as fast as large ones. A GPU takes the whole budget, since each batch
-        costs it a launch per operation, whatever its size, but at most half
-        of the memory it has free.
+        as fast as large ones. A GPU takes half of the memory it has free
+        (``working_memory``, a host setting, does not cap it: at the paper's
+        scale, 100 models x 256 importance samples x 784 pixels, it would
+        leave one row per batch), since each batch costs it a launch per
+        operation, whatever its size. Elsewhere, ``working_memory``.
         """
         shape = self._log_likelihood_noise_shape(module) or (1, 1)
         per_row = 4 * n_models * n_features * max(1, math.prod(shape[:-1]))
@@ -353,7 +367,7 @@ class TorchDensity(DensityMixin, BaseEstimator):
         if device.type == "cpu":
             budget = min(budget, 2**24)
         elif device.type == "cuda" and torch.cuda.is_available():
-            budget = min(budget, torch.cuda.mem_get_info(device)[0] / 2)
+            budget = torch.cuda.mem_get_info(device)[0] / 2
         return max(1, int(budget / (4 * 4)) // per_row)
 
     # -- training ---------------------------------------------------------------
@@ -363,7 +377,18 @@ class TorchDensity(DensityMixin, BaseEstimator):
         device = torch_training().resolve_device(self.device)
         return np.ascontiguousarray(X, dtype=np.float32), device
 
-    def _train(self, X32, train_indices, seeds, *, batched, device, log_prefix):
+    def _train(
+        self,
+        X32,
+        train_indices,
+        seeds,
+        *,
+        batched,
+        device,
+        log_prefix,
+        progress=None,
+        data_cache=None,
+    ):
         """Train one model per training set; see :func:`_training.fit_models`."""
         training = torch_training()
         module_class, params = self._module_spec(X32.shape[1])
@@ -389,6 +414,9 @@ class TorchDensity(DensityMixin, BaseEstimator):
             device=device,
             verbose=self.verbose,
             log_prefix=log_prefix,
+            precision=self.precision,
+            progress=progress,
+            data_cache=data_cache,
         )
 
     def _set_trained(self, trained, device, n_features):
@@ -431,7 +459,17 @@ class TorchDensity(DensityMixin, BaseEstimator):
             )
         return self._set_trained(trained[0], device, X.shape[1])
 
-    def _fit_ensemble_curve(self, X, train_indices, seeds, *, log_prefix=""):
+    def _fit_ensemble_curve(
+        self,
+        X,
+        train_indices,
+        seeds,
+        *,
+        log_prefix="",
+        device=None,
+        progress=None,
+        data_cache=None,
+    ):
         """Train a clone per training set, all at once; what the torch engine calls.
 
         Parameters
@@ -441,6 +479,14 @@ class TorchDensity(DensityMixin, BaseEstimator):
         train_indices : list of int arrays
         seeds : list of int
             The ``random_state`` of each clone, as the generic engine sets it.
+        device : torch.device or None
+            Where to train, in place of ``self.device`` (the engine spreads
+            groups over several GPUs).
+        progress : callable or None
+            Called with the number of models after every epoch.
+        data_cache : dict or None
+            ``{device: X}`` shared by the groups of a run; see
+            :func:`_training.fit_models`.
 
         Returns
         -------
@@ -452,7 +498,8 @@ class TorchDensity(DensityMixin, BaseEstimator):
         """
         names = _get_feature_names(X)  # as fit would record them
         X = check_array(X, dtype=[np.float64, np.float32])
-        X32, device = self._prepare(X)
+        X32, own_device = self._prepare(X)
+        device = own_device if device is None else device
         trained = self._train(
             X32,
             train_indices,
@@ -460,6 +507,8 @@ class TorchDensity(DensityMixin, BaseEstimator):
             batched=True,
             device=device,
             log_prefix=log_prefix,
+            progress=progress,
+            data_cache=data_cache,
         )
         estimators, rows = [], []
         for seed, model in zip(seeds, trained, strict=True):
@@ -576,6 +625,8 @@ class TorchDensity(DensityMixin, BaseEstimator):
                 self._eval_noise(module, [self.noise_seed_]),
                 device=device,
                 rows_per_batch=self._rows_per_batch(module, 1, X.shape[1], device),
+                # Models pickled before there was a precision parameter.
+                precision=getattr(self, "precision", "float32"),
             )[0]
 
     def score(self, X, y=None):

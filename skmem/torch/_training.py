@@ -28,7 +28,7 @@ import math
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import NamedTuple
 
@@ -79,6 +79,44 @@ def torch_threads(n_threads):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+#: ``precision`` -> torch's float32 matmul precision and autocast dtype.
+PRECISIONS = {
+    "float32": ("highest", None),
+    "tf32": ("high", None),
+    "bfloat16": ("highest", torch.bfloat16),
+}
+
+
+@contextmanager
+def matmul_precision(precision):
+    """Run float32 products at ``precision``, then restore the global settings.
+
+    ``"float32"`` is full float32 whatever the global setting; ``"tf32"`` lets
+    a GPU round the inputs of float32 products (and cuDNN convolutions) to
+    TF32's 10-bit mantissa, as ``torch.set_float32_matmul_precision("high")``
+    does; ``"bfloat16"`` runs the forward passes under ``torch.autocast`` (see
+    :func:`autocast`).
+    """
+    level, _ = PRECISIONS[precision]
+    previous = torch.get_float32_matmul_precision()
+    cudnn = torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision(level)
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+        torch.backends.cudnn.allow_tf32 = cudnn
+
+
+def autocast(precision, device):
+    """``torch.autocast`` to bfloat16 for ``precision="bfloat16"``, else nothing."""
+    _, dtype = PRECISIONS[precision]
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def draw_seed(generator):
@@ -319,6 +357,7 @@ def fit_models(
     rows_per_batch,
     score,
     checkpoints=(),
+    data_cache=None,
     **options,
 ):
     """Train one model per entry of ``train_indices``, and score X under each.
@@ -346,6 +385,9 @@ def fit_models(
     checkpoints : sequence of int, default=()
         Epochs (increasing, at most ``max_epochs``) at which each model's
         weights are kept and, when ``score``, every row is scored.
+    data_cache : dict or None, default=None
+        ``{device: X as a float32 tensor there}``, shared by the groups of a
+        run so that X goes to each device once; None copies X for this call.
     **options
         Passed to :func:`train`.
 
@@ -353,7 +395,36 @@ def fit_models(
     -------
     list of :class:`Trained`, one per model.
     """
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
+    with matmul_precision(options.get("precision", "float32")):
+        return _fit_models(
+            X,
+            data_on_device(X, device, data_cache),
+            train_indices,
+            seeds,
+            batch_size=batch_size,
+            device=device,
+            eval_noise_shape=eval_noise_shape,
+            rows_per_batch=rows_per_batch,
+            score=score,
+            checkpoints=checkpoints,
+            **options,
+        )
+
+
+def _fit_models(
+    X,
+    X_t,
+    train_indices,
+    seeds,
+    *,
+    batch_size,
+    device,
+    eval_noise_shape,
+    rows_per_batch,
+    score,
+    checkpoints,
+    **options,
+):
     n_steps = np.array([math.ceil(len(idx) / batch_size) for idx in train_indices])
     results = [None] * len(train_indices)
     checkpoints = tuple(int(c) for c in checkpoints)
@@ -367,8 +438,9 @@ def fit_models(
             scorer=(
                 partial(
                     _score_group,
-                    X,
+                    X_t,
                     device=device,
+                    precision=options.get("precision", "float32"),
                     eval_noise_shape=eval_noise_shape,
                     rows_per_batch=rows_per_batch,
                 )
@@ -385,8 +457,22 @@ def fit_models(
     return results
 
 
-def _score_group(X, group, noise_seeds, *, device, eval_noise_shape, rows_per_batch):
-    """Every row of X under every model of ``group``, (E, N)."""
+def data_on_device(X, device, cache=None):
+    """X as a float32 tensor on ``device``, copied there once per ``cache``."""
+    key = str(device)
+    if cache is not None and key in cache and cache[key].shape == X.shape:
+        return cache[key]
+    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
+    if cache is not None:
+        cache[key] = X_t
+    return X_t
+
+
+def _score_group(
+    X, group, noise_seeds, *, device, precision, eval_noise_shape, rows_per_batch
+):
+    """Every row of X (a tensor on ``device``) under every model of ``group``,
+    (E, N)."""
     shape = eval_noise_shape(group.prototype)
     noise = (
         None
@@ -398,6 +484,7 @@ def _score_group(X, group, noise_seeds, *, device, eval_noise_shape, rows_per_ba
         X,
         noise,
         device=device,
+        precision=precision,
         rows_per_batch=rows_per_batch(
             group.prototype, group.n_models, X.shape[1], device
         ),
@@ -491,6 +578,8 @@ def train(
     on_checkpoint=None,
     verbose=0,
     log_prefix="",
+    precision="float32",
+    progress=None,
 ):
     """Train one model per entry of ``train_indices`` in lockstep.
 
@@ -512,6 +601,11 @@ def train(
     checkpoints : sequence of int, default=()
         Epochs after which ``on_checkpoint(epoch, group, noise_seeds)`` is
         called, with the group in eval mode. It must only read the models.
+    precision : {"float32", "tf32", "bfloat16"}, default="float32"
+        bfloat16 runs the forward passes (the losses) under ``torch.autocast``;
+        see :func:`matmul_precision` for the global setting around it.
+    progress : callable or None, default=None
+        ``progress(n_models)`` after every epoch (a tqdm bar's ``update``).
 
     Returns
     -------
@@ -561,9 +655,11 @@ def train(
         step_losses = []
         for step in range(n_steps):
             batch = slice(step * batch_size, (step + 1) * batch_size)
-            losses = group.loss(
-                x_epoch[:, batch], None if noise is None else noise[:, batch]
-            )
+            with autocast(precision, device):
+                losses = group.loss(
+                    x_epoch[:, batch], None if noise is None else noise[:, batch]
+                )
+            losses = losses.float()
             w = weights[:, batch]
             _check_per_sample("loss", losses, w.shape)
             optimizer.zero_grad(set_to_none=True)
@@ -587,6 +683,8 @@ def train(
                 f"({time.perf_counter() - start:.1f}s)",
                 flush=True,
             )
+        if progress is not None:
+            progress(n_models)
         if epoch + 1 in checkpoints:
             group.train(False)
             on_checkpoint(epoch + 1, group, noise_seeds)
@@ -606,21 +704,28 @@ def _check_per_sample(method, values, shape):
 
 
 @torch.no_grad()
-def log_likelihood(group, X, noise, *, device, rows_per_batch):
+def log_likelihood(group, X, noise, *, device, rows_per_batch, precision="float32"):
     """``log p(x)`` of every row of ``X`` under every model of ``group``, (E, N).
 
-    ``noise`` is each model's fixed evaluation noise, (E, ...), or None. Rows
-    are evaluated in batches of ``rows_per_batch``; each row's value does not
-    depend on the batch it is in.
+    ``X`` is an array, or a float32 tensor already on ``device`` (then it is
+    not copied again). ``noise`` is each model's fixed evaluation noise,
+    (E, ...), or None. Rows are evaluated in batches of ``rows_per_batch``;
+    each row's value does not depend on the batch it is in.
     """
-    # A copy: X may be read-only or a view with negative strides.
-    X_t = torch.tensor(np.ascontiguousarray(X), dtype=torch.float32)
+    if isinstance(X, torch.Tensor):
+        X_t = X
+    else:
+        # A copy: X may be read-only or a view with negative strides.
+        X_t = torch.tensor(np.ascontiguousarray(X), dtype=torch.float32)
     if noise is not None:
         noise = noise.to(device=device, dtype=torch.float32)
-    out = torch.empty((group.n_models, len(X)), dtype=torch.float64)
-    for start in range(0, len(X), rows_per_batch):
-        x = X_t[start : start + rows_per_batch].to(device)
-        values = group.log_likelihood(x, noise)
-        _check_per_sample("log_likelihood", values, (group.n_models, len(x)))
-        out[:, start : start + rows_per_batch] = values.double().cpu()
+    n_rows = X_t.shape[0]
+    out = torch.empty((group.n_models, n_rows), dtype=torch.float64)
+    with matmul_precision(precision):
+        for start in range(0, n_rows, rows_per_batch):
+            x = X_t[start : start + rows_per_batch].to(device)
+            with autocast(precision, device):
+                values = group.log_likelihood(x, noise)
+            _check_per_sample("log_likelihood", values, (group.n_models, len(x)))
+            out[:, start : start + rows_per_batch] = values.double().cpu()
     return out.numpy()

@@ -105,6 +105,8 @@ class VAEDensity(TorchDensity):
     checkpoints : list of int, default=None
         Epochs at which :meth:`fit` keeps a snapshot of the model from the same
         training run; see :class:`~skmem.TorchDensity`.
+    precision : {"float32", "tf32", "bfloat16"}, default="float32"
+        The arithmetic of the matrix products; see :class:`~skmem.TorchDensity`.
 
     Attributes
     ----------
@@ -185,6 +187,7 @@ class VAEDensity(TorchDensity):
         random_state=None,
         verbose=0,
         checkpoints=None,
+        precision="float32",
     ):
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -203,6 +206,7 @@ class VAEDensity(TorchDensity):
         self.random_state = random_state
         self.verbose = verbose
         self.checkpoints = checkpoints
+        self.precision = precision
 
     def _hidden_sizes(self):
         sizes = np.asarray(self.hidden_layer_sizes).ravel()
