@@ -76,7 +76,9 @@ def test_matches_hand_written_loop(blobs, estimator, cv):
     scorer.fit(blobs)
     seeds = scorer.seeds_ if isinstance(estimator, GaussianMixture) else None
     expected = _hand_written(estimator, blobs, cv, seeds)
-    np.testing.assert_allclose(scorer.memorization_scores_, expected, rtol=1e-12)
+    # Not bit-exact: a GaussianMixture's EM sums in BLAS, whose rounding varies
+    # with the threads it gets (1.3e-11 relative seen under load).
+    np.testing.assert_allclose(scorer.memorization_scores_, expected, rtol=1e-9)
     assert scorer.log_likelihoods_.shape == (cv.get_n_splits(), len(blobs))
     assert len(scorer.estimators_) == cv.get_n_splits()
     assert scorer.engine_ == "generic"
