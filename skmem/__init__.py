@@ -10,6 +10,7 @@ from log-likelihoods you already have. PyTorch is imported only when
 from ._aggregate import memorization_scores
 from ._pixels import DequantizedDensity, bits_per_dim
 from ._scorer import MemorizationScorer
+from ._sweep import memorization_sweep
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,7 @@ __all__ = [
     "__version__",
     "bits_per_dim",
     "memorization_scores",
+    "memorization_sweep",
 ]
 
 

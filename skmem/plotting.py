@@ -6,6 +6,9 @@ __all__ = [
     "MembershipAuditDisplay",
     "MemorizationCurveDisplay",
     "MemorizationDisplay",
+    "MemorizationExplanationDisplay",
+    "MemorizationTradeoffDisplay",
+    "NearestNeighborsDisplay",
 ]
 
 
@@ -662,3 +665,749 @@ def mean_nll_curves(log_likelihood_curve, train_masks, test_masks):
         return (sums / np.maximum(counts, 1)).mean(axis=1)
 
     return mean_over(train_masks), mean_over(test_masks)
+
+
+# Categories of MemorizationExplanationDisplay, in drawing order.
+MEMORIZED, OUTLIER, TYPICAL, UNDEFINED = "memorized", "outlier", "typical", "undefined"
+
+
+def beyond_bulk(scores, n_mad=3.0, min_nats=1.0):
+    """Scores far above the bulk: above the median by more than a margin.
+
+    The margin is the larger of ``n_mad`` robust standard deviations (1.4826
+    times the median absolute deviation of the finite scores) and ``min_nats``
+    (by default the density at the record is at least e times higher, relative
+    to the bulk, when the model has seen it). ``+inf`` is beyond, NaN is not.
+    A description of where a record lies, not a test.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return scores == np.inf
+    median = np.median(finite)
+    spread = 1.4826 * np.median(np.abs(finite - median))
+    with np.errstate(invalid="ignore"):
+        return scores > median + max(n_mad * spread, min_nats)
+
+
+def explanation_categories(
+    in_log_likelihood, out_log_likelihood, *, n_mad=3.0, outlier_quantile=0.05
+):
+    """Memorized, outlier or typical: where each record lies (see the display).
+
+    Parameters
+    ----------
+    in_log_likelihood, out_log_likelihood : ndarray of shape (n_samples,)
+        U and V of every record.
+    n_mad : float, default=3.0
+        A record is memorized when ``M = U - V`` is beyond the bulk: above the
+        median M by more than ``n_mad`` robust standard deviations, and by
+        more than 1 nat (:func:`beyond_bulk`).
+    outlier_quantile : float, default=0.05
+        A record not memorized is an outlier when both its U and its V are
+        below this quantile of all records' U and V.
+
+    Returns
+    -------
+    categories : ndarray of str, shape (n_samples,)
+        ``"memorized"``, ``"outlier"``, ``"typical"``, or ``"undefined"``
+        where U or V is not finite (no point to draw).
+    """
+    U = np.asarray(in_log_likelihood, dtype=np.float64)
+    V = np.asarray(out_log_likelihood, dtype=np.float64)
+    drawn = np.isfinite(U) & np.isfinite(V)
+    categories = np.full(U.shape, UNDEFINED, dtype=object)
+    if not drawn.any():
+        return categories
+    categories[drawn] = TYPICAL
+    with np.errstate(invalid="ignore"):
+        low_in = U < np.quantile(U[drawn], outlier_quantile)
+        low_out = V < np.quantile(V[drawn], outlier_quantile)
+        far = beyond_bulk(np.where(drawn, U - V, np.nan), n_mad)
+    categories[drawn & low_in & low_out] = OUTLIER
+    categories[drawn & far] = MEMORIZED
+    return categories
+
+
+class MemorizationExplanationDisplay:
+    """Why a record is flagged: its in-model against its out-model log-likelihood.
+
+    Each record is a point at (V, U): ``out_log_likelihood_`` (the density the
+    models that held it out give it) across, ``in_log_likelihood_`` (the models
+    that trained on it) up. Its memorization score ``M = U - V`` is its height
+    above the diagonal ``U = V``. Where a record lies puts it in one of three
+    groups (:func:`explanation_categories`):
+
+    - **memorized** (red): far above the diagonal, its M beyond the bulk of
+      the scores. The models give the record a high density only when they
+      have seen it.
+    - **outliers** (grey squares, lower left): not memorized and low in both.
+      The record is atypical, but seeing it does not change what the model
+      says about it: "just an outlier".
+    - **typical** records (blue): near the diagonal, at high densities.
+
+    The flagged records (the test of
+    :meth:`MemorizationScorer.memorized <skmem.MemorizationScorer.memorized>`)
+    are circled in black, and a vertical bar through each shows the 95 %
+    interval of its M (``memorization_ci_``) as a range of heights above the
+    diagonal: a flag is well founded when the bar clears the dashed line of the
+    bulk's median M. A red point without a circle is far above the diagonal
+    but not significant (its M varies too much between repeats); a circle
+    around a blue point is a small effect measured precisely.
+
+    Build it with :meth:`from_estimator` (a fitted
+    :class:`~skmem.MemorizationScorer`), which plots.
+
+    Parameters
+    ----------
+    in_log_likelihood, out_log_likelihood : ndarray of shape (n_samples,)
+        U and V of every record, in nats.
+    memorized : ndarray of bool, shape (n_samples,), default=None
+        The flagged records; None (a run with fewer than 3 repeats has no
+        test) circles none.
+    memorization_ci : ndarray of shape (n_samples, 2), default=None
+        Interval of M per record, drawn for the flagged ones.
+    n_mad, outlier_quantile : float, default=3.0, 0.05
+        Where the groups part (:func:`explanation_categories`).
+    name : str, default=None
+        Name of the model, for the title.
+    alpha : float, default=None
+        The false-discovery rate of ``memorized``, for the legend.
+
+    Attributes
+    ----------
+    categories_ : ndarray of str, shape (n_samples,)
+        ``"memorized"``, ``"outlier"``, ``"typical"`` or ``"undefined"`` (U or
+        V not finite: not drawn).
+    scatters_ : dict
+        Category to its matplotlib PathCollection.
+    flagged_ : ndarray of int
+        The flagged records that are drawn, circled.
+    diagonal_ : matplotlib Line2D
+        ``U = V`` (M = 0).
+    bulk_line_ : matplotlib Line2D
+        ``U = V + median(M)``: the bulk's memorization, against which the
+        default test judges each record.
+    ci_indices_ : ndarray of int
+        The records whose interval is drawn: the flagged ones (at most
+        ``max_intervals``, highest M first), or, when none is flagged, the
+        ``n_labels`` highest scores, so that one sees why they are not.
+    ci_segments_ : ndarray of shape (n_intervals, 2, 2)
+        For each of them, the bar's two ends ``[[V, V + low], [V, V + high]]``.
+    labels_ : list of matplotlib Annotation
+        Record numbers next to the highest-scored memorized or flagged records.
+    scale_ : {"linear", "symlog"}
+        The scale of both axes.
+    figure_ : matplotlib Figure
+    ax_ : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KernelDensity
+    >>> from skmem import MemorizationScorer
+    >>> from skmem.plotting import MemorizationExplanationDisplay
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(size=(200, 2)), [[6.0, 6.0], [-6.0, 6.0]]])
+    >>> scorer = MemorizationScorer(
+    ...     KernelDensity(bandwidth=1.0), cv=5, n_repeats=5, random_state=0
+    ... ).fit(X)
+    >>> display = MemorizationExplanationDisplay.from_estimator(scorer)
+    >>> np.flatnonzero(display.categories_ == "memorized")
+    array([200, 201])
+    """
+
+    def __init__(
+        self,
+        in_log_likelihood,
+        out_log_likelihood,
+        *,
+        memorized=None,
+        memorization_ci=None,
+        n_mad=3.0,
+        outlier_quantile=0.05,
+        name=None,
+        alpha=None,
+    ):
+        self.in_log_likelihood = np.asarray(in_log_likelihood, dtype=np.float64)
+        self.out_log_likelihood = np.asarray(out_log_likelihood, dtype=np.float64)
+        self.memorized = None if memorized is None else np.asarray(memorized, bool)
+        self.memorization_ci = (
+            None
+            if memorization_ci is None
+            else np.asarray(memorization_ci, dtype=np.float64)
+        )
+        self.n_mad = n_mad
+        self.outlier_quantile = outlier_quantile
+        self.name = name
+        self.alpha = alpha
+
+    @classmethod
+    def from_estimator(
+        cls,
+        scorer,
+        *,
+        alpha=0.05,
+        n_mad=3.0,
+        outlier_quantile=0.05,
+        name=None,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot the records of a fitted :class:`~skmem.MemorizationScorer`.
+
+        Parameters
+        ----------
+        scorer : MemorizationScorer
+            Fitted.
+        alpha : float, default=0.05
+            False-discovery rate of the flags (``scorer.memorized(alpha)``),
+            when the scorer has p-values (3 repeats or more).
+        n_mad, outlier_quantile, name
+            See the class parameters; ``name`` defaults to the estimator's class.
+        ax : matplotlib Axes, default=None
+        **kwargs
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : MemorizationExplanationDisplay
+        """
+        memorized, ci = _scorer_flags(scorer, alpha)
+        display = cls(
+            scorer.in_log_likelihood_,
+            scorer.out_log_likelihood_,
+            memorized=memorized,
+            memorization_ci=ci,
+            n_mad=n_mad,
+            outlier_quantile=outlier_quantile,
+            name=_model_name(scorer) if name is None else name,
+            alpha=alpha if memorized is not None else None,
+        )
+        return display.plot(ax=ax, **kwargs)
+
+    def plot(self, ax=None, *, n_labels=3, max_intervals=50, scale="auto"):
+        """Draw the records, the diagonal, the bulk line, flags and intervals.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            None makes a figure with constrained layout, so that a plain
+            ``savefig`` keeps every label.
+        n_labels : int, default=3
+            Write the record number next to this many of the highest-scored
+            memorized or flagged records.
+        max_intervals : int, default=50
+            Draw the intervals of at most this many flagged records.
+        scale : {"auto", "linear", "symlog"}, default="auto"
+            Scale of both axes. ``"symlog"`` is logarithmic beyond the spread
+            of the bulk of V, so that a few records with very low
+            log-likelihoods do not squash the others into a corner; the
+            diagonal stays straight. ``"auto"`` picks it when the range of U
+            and V exceeds 20 times the interquartile range of V.
+
+        Returns
+        -------
+        self : MemorizationExplanationDisplay
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
+        U, V = self.in_log_likelihood, self.out_log_likelihood
+        self.categories_ = explanation_categories(
+            U, V, n_mad=self.n_mad, outlier_quantile=self.outlier_quantile
+        )
+        drawn = self.categories_ != UNDEFINED
+        M = np.where(drawn, U - np.where(drawn, V, 0.0), np.nan)
+        values = np.concatenate([U[drawn], V[drawn]])
+        low, high = (values.min(), values.max()) if values.size else (-1.0, 0.0)
+        linthresh = None
+        if scale != "linear" and drawn.sum() > 1:
+            spread = np.subtract(*np.quantile(V[drawn], [0.75, 0.25]))
+            linthresh = max(float(spread), 1e-3)
+            if scale == "auto" and high - low <= 20 * linthresh:
+                linthresh = None
+        self.scale_ = "linear" if linthresh is None else "symlog"
+        if linthresh is not None:
+            ax.set_xscale("symlog", linthresh=linthresh)
+            ax.set_yscale("symlog", linthresh=linthresh)
+
+        labels = {
+            TYPICAL: "typical",
+            OUTLIER: f"outlier: low in both (below q{self.outlier_quantile:g})",
+            MEMORIZED: f"memorized: M > median + max({self.n_mad:g} robust sd, 1)",
+        }
+        styles = {
+            TYPICAL: dict(color="tab:blue", s=8, alpha=0.45),
+            OUTLIER: dict(color="dimgrey", s=14, alpha=0.8, marker="s"),
+            MEMORIZED: dict(color="tab:red", s=16, alpha=0.9),
+        }
+        self.scatters_ = {}
+        for category, style in styles.items():
+            rows = self.categories_ == category
+            label = f"{labels[category]}: {int(rows.sum())}"
+            scatter = ax.scatter(V[rows], U[rows], label=label, **style)
+            self.scatters_[category] = scatter
+        flagged = np.zeros(len(U), bool) if self.memorized is None else self.memorized
+        self.flagged_ = np.flatnonzero(flagged & drawn)
+        if self.memorized is not None:
+            rate = "" if self.alpha is None else f" at FDR {100 * self.alpha:g} %"
+            ax.scatter(
+                V[self.flagged_],
+                U[self.flagged_],
+                s=70,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=1,
+                zorder=4,
+                label=f"flagged by the test{rate}: {self.flagged_.size}",
+            )
+
+        ends = np.linspace(low, high, 200)
+        (self.diagonal_,) = ax.plot(
+            ends[[0, -1]], ends[[0, -1]], color="black", lw=1, label="U = V (M = 0)"
+        )
+        bulk = float(np.median(M[drawn])) if drawn.any() else 0.0
+        (self.bulk_line_,) = ax.plot(
+            ends,
+            ends + bulk,
+            color="black",
+            ls="--",
+            lw=1,
+            label=f"bulk: M = median {bulk:.2f}",
+        )
+
+        order = np.flatnonzero(drawn)
+        order = order[np.argsort(-M[order], kind="stable")]
+        if self.memorization_ci is None:
+            self.ci_indices_ = np.array([], dtype=int)
+        elif self.flagged_.size:
+            self.ci_indices_ = order[flagged[order]][:max_intervals]
+        else:
+            self.ci_indices_ = order[:n_labels]
+        ci = (
+            self.memorization_ci[self.ci_indices_]
+            if self.ci_indices_.size
+            else np.empty((0, 2))
+        )
+        keep = np.isfinite(ci).all(axis=1)
+        self.ci_indices_ = self.ci_indices_[keep]
+        x = V[self.ci_indices_]
+        self.ci_segments_ = np.stack(
+            [
+                np.column_stack([x, x + ci[keep, 0]]),
+                np.column_stack([x, x + ci[keep, 1]]),
+            ],
+            axis=1,
+        )
+        if len(self.ci_segments_):
+            ax.vlines(
+                x,
+                self.ci_segments_[:, 0, 1],
+                self.ci_segments_[:, 1, 1],
+                color="black",
+                lw=1.2,
+                alpha=0.6,
+                label="95 % interval of M, above the diagonal",
+            )
+        notable = order[(self.categories_[order] == MEMORIZED) | flagged[order]]
+        self.labels_ = [
+            ax.annotate(
+                f"#{i}",
+                (V[i], U[i]),
+                xytext=(5, 3),
+                textcoords="offset points",
+                fontsize=8,
+            )
+            for i in notable[:n_labels]
+        ]
+        if linthresh is not None:
+            _readable_ticks(ax.xaxis, "symlog", linthresh=linthresh)
+            _readable_ticks(ax.yaxis, "symlog", linthresh=linthresh)
+        ax.set_xlabel("out-model log-likelihood V (nats): models that held it out")
+        ax.set_ylabel("in-model log-likelihood U (nats): models that saw it")
+        title = "Why records are flagged: memorized, outlier or typical"
+        ax.set_title(f"{self.name}: {title}" if self.name else title, fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+        n_undefined = int((~drawn).sum())
+        if n_undefined:
+            ax.text(
+                0.01,
+                0.99,
+                f"{n_undefined} records with infinite U or V not drawn",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=7,
+            )
+        if linthresh is not None:
+            _drop_overlapping_labels(ax.xaxis)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+def _model_name(scorer):
+    estimator = getattr(scorer, "estimator", None)
+    return type(estimator).__name__ if estimator is not None else None
+
+
+def _scorer_flags(scorer, alpha):
+    """The flagged records and the intervals of a fitted scorer, or None."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(scorer, "memorization_scores_")
+    pvalues = getattr(scorer, "memorization_pvalues_", None)
+    memorized = None
+    if alpha is not None and pvalues is not None and np.isfinite(pvalues).any():
+        memorized = scorer.memorized(alpha=alpha)
+    ci = getattr(scorer, "memorization_ci_", None)
+    if ci is not None and not np.isfinite(ci).any():
+        ci = None
+    return memorized, ci
+
+
+class NearestNeighborsDisplay:
+    """Flagged images next to their nearest training neighbours.
+
+    A memorized image whose nearest neighbours look nothing like it is one the
+    model could only fit by copying it; one with a near-duplicate among its
+    neighbours is protected by that duplicate (while one copy is held out, the
+    other is still trained on) and usually scores low. Rows are records (by
+    default the flagged ones, highest M first), columns the record then its
+    ``n_neighbors`` nearest other records of the training set, by euclidean
+    distance, written above each.
+
+    Build it with :meth:`from_estimator`, which plots.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The training data, one flattened image per row.
+    indices : ndarray of int, shape (n_records,)
+        The records shown.
+    neighbors : ndarray of int, shape (n_records, n_neighbors)
+        Their nearest neighbours, nearest first.
+    distances : ndarray of shape (n_records, n_neighbors)
+    image_shape : tuple of int
+        Shape of one image (``(8, 8)`` for digits).
+    scores : ndarray of shape (n_samples,), default=None
+        Memorization scores, written under the records.
+    memorized : ndarray of bool, shape (n_samples,), default=None
+        Flagged records, framed in red.
+    name : str, default=None
+
+    Attributes
+    ----------
+    axes_ : ndarray of Axes, shape (n_records, 1 + n_neighbors)
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KernelDensity
+    >>> from skmem import MemorizationScorer
+    >>> from skmem.datasets import load_digits
+    >>> from skmem.plotting import NearestNeighborsDisplay
+    >>> X = load_digits()[:300]
+    >>> scorer = MemorizationScorer(
+    ...     KernelDensity(bandwidth=0.3), cv=5, random_state=0
+    ... ).fit(X)
+    >>> display = NearestNeighborsDisplay.from_estimator(
+    ...     scorer, X, image_shape=(8, 8), n_records=3, n_neighbors=4
+    ... )
+    >>> display.axes_.shape
+    (3, 5)
+    """
+
+    def __init__(
+        self,
+        X,
+        indices,
+        neighbors,
+        distances,
+        *,
+        image_shape,
+        scores=None,
+        memorized=None,
+        name=None,
+    ):
+        self.X = np.asarray(X)
+        self.indices = np.asarray(indices, dtype=int)
+        self.neighbors = np.asarray(neighbors, dtype=int)
+        self.distances = np.asarray(distances, dtype=np.float64)
+        self.image_shape = tuple(image_shape)
+        self.scores = None if scores is None else np.asarray(scores, np.float64)
+        self.memorized = None if memorized is None else np.asarray(memorized, bool)
+        self.name = name
+
+    @classmethod
+    def from_estimator(
+        cls,
+        scorer,
+        X,
+        *,
+        image_shape,
+        indices=None,
+        n_records=6,
+        n_neighbors=5,
+        alpha=0.05,
+        name=None,
+        axes=None,
+    ):
+        """Show records of a fitted scorer next to their nearest neighbours.
+
+        Parameters
+        ----------
+        scorer : MemorizationScorer
+            Fitted on ``X``.
+        X : array-like of shape (n_samples, n_features)
+            The training data, one flattened image per row.
+        image_shape : tuple of int
+        indices : array-like of int, default=None
+            The records to show. None shows the flagged records (at false
+            discovery rate ``alpha``, when the scorer has p-values), highest M
+            first, or the highest-scored records when none is flagged.
+        n_records : int, default=6
+            At most this many records (rows) when ``indices`` is None.
+        n_neighbors : int, default=5
+        alpha : float, default=0.05
+        name : str, default=None
+        axes : ndarray of Axes, shape (n_records, 1 + n_neighbors), default=None
+
+        Returns
+        -------
+        display : NearestNeighborsDisplay
+        """
+        from sklearn.neighbors import NearestNeighbors
+
+        memorized, _ = _scorer_flags(scorer, alpha)
+        X = np.asarray(X)
+        M = scorer.memorization_scores_
+        if len(X) != len(M):
+            raise ValueError(
+                f"X has {len(X)} rows but the scorer was fitted on {len(M)}: pass "
+                "the training data the scorer was fitted on."
+            )
+        if not 0 < n_neighbors < len(X):
+            raise ValueError(
+                f"n_neighbors must be in [1, {len(X) - 1}]; got {n_neighbors}."
+            )
+        if indices is None:
+            order = np.argsort(-np.where(np.isnan(M), -np.inf, M), kind="stable")
+            if memorized is not None and memorized.any():
+                order = order[memorized[order]]
+            indices = order[:n_records]
+        indices = np.asarray(indices, dtype=int)
+        rows = X.reshape(len(X), -1)
+        search = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(rows)
+        distances, found = search.kneighbors(X[indices].reshape(len(indices), -1))
+        neighbors = np.empty((len(indices), n_neighbors), dtype=int)
+        kept = np.empty((len(indices), n_neighbors))
+        for r, i in enumerate(indices):
+            # The record itself is among its own nearest points (first, unless
+            # a duplicate ties with it): drop it, keep the others in order.
+            others = found[r] != i
+            if others.all():
+                others[-1] = False
+            neighbors[r] = found[r][others]
+            kept[r] = distances[r][others]
+        display = cls(
+            X,
+            indices,
+            neighbors,
+            kept,
+            image_shape=image_shape,
+            scores=M,
+            memorized=memorized,
+            name=_model_name(scorer) if name is None else name,
+        )
+        return display.plot(axes=axes)
+
+    def plot(self, axes=None):
+        """Draw one row per record: the record, then its neighbours."""
+        import matplotlib.pyplot as plt
+
+        n_rows, n_cols = len(self.indices), self.neighbors.shape[1] + 1
+        if axes is None:
+            fig, axes = plt.subplots(
+                max(n_rows, 1),
+                n_cols,
+                figsize=(1.2 * n_cols + 0.6, 1.35 * max(n_rows, 1) + 0.6),
+                layout="constrained",
+                squeeze=False,
+            )
+        axes = np.asarray(axes).reshape(max(n_rows, 1), n_cols)
+        fig = axes.flat[0].figure
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for r, i in enumerate(self.indices):
+            record = axes[r, 0]
+            record.imshow(self.X[i].reshape(self.image_shape), cmap="gray_r")
+            score = "" if self.scores is None else f"\nM {self.scores[i]:.1f}"
+            flagged = self.memorized is not None and self.memorized[i]
+            record.set_title(f"#{i}{' *' if flagged else ''}{score}", fontsize=7)
+            if flagged:
+                for spine in record.spines.values():
+                    spine.set(color="red", linewidth=2)
+            for c, (j, d) in enumerate(
+                zip(self.neighbors[r], self.distances[r], strict=True), start=1
+            ):
+                axes[r, c].imshow(self.X[j].reshape(self.image_shape), cmap="gray_r")
+                axes[r, c].set_title(f"#{j}\nd {d:.2f}", fontsize=7)
+        title = "Records and their nearest training neighbours"
+        fig.suptitle(f"{self.name}: {title}" if self.name else title, fontsize=9)
+        self.axes_, self.figure_ = axes, fig
+        return self
+
+
+class MemorizationTradeoffDisplay:
+    """Held-out fit against memorization, per setting: the paper's trade-off.
+
+    Each point is one setting of a :func:`~skmem.memorization_sweep`: across,
+    a high quantile of the memorization scores (0.95 by default); up, the
+    mean held-out log-likelihood. Up is a better fit to unseen data, left is
+    less memorization: a setting up and to the left of another is better on
+    both counts. Without checkpoints the points are joined in the order of
+    the sweep and labelled with their values; with checkpoints, each setting
+    is a line through its epochs, from the first (open circle) to the last.
+
+    Build it with :meth:`from_sweep`, which plots.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The result of :func:`~skmem.memorization_sweep`.
+    quantile : float, default=0.95
+        The quantile of M drawn across; its column must be in ``results``.
+    name : str, default=None
+        For the title.
+
+    Attributes
+    ----------
+    lines_ : list of matplotlib Line2D
+        One per setting with checkpoints, else one through all the settings.
+    labels_ : list of matplotlib Annotation
+    figure_ : matplotlib Figure
+    ax_ : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KernelDensity
+    >>> from skmem import MemorizationScorer, memorization_sweep
+    >>> from skmem.plotting import MemorizationTradeoffDisplay
+    >>> X = np.random.RandomState(0).normal(size=(200, 2))
+    >>> results = memorization_sweep(
+    ...     MemorizationScorer(KernelDensity(), cv=5, random_state=0),
+    ...     X,
+    ...     {"estimator__bandwidth": [0.05, 0.3, 1.0]},
+    ... )
+    >>> display = MemorizationTradeoffDisplay.from_sweep(results)
+    >>> len(display.lines_[0].get_xdata())
+    3
+    """
+
+    def __init__(self, results, *, quantile=0.95, name=None):
+        self.results = results
+        self.quantile = quantile
+        self.name = name
+
+    @classmethod
+    def from_sweep(cls, results, *, quantile=0.95, name=None, ax=None):
+        """Plot the results of :func:`~skmem.memorization_sweep`."""
+        return cls(results, quantile=quantile, name=name).plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the trade-off on ``ax`` (None: a new constrained-layout figure)."""
+        import matplotlib.pyplot as plt
+
+        results = self.results
+        column = f"memorization_q{self.quantile:g}"
+        if column not in results:
+            raise ValueError(
+                f"The results have no column {column!r}: run memorization_sweep "
+                f"with quantiles=(..., {self.quantile:g})."
+            )
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+        settings = sweep_setting_columns(results)
+        self.lines_, self.labels_ = [], []
+
+        def describe(row):
+            return ", ".join(f"{_short(k)}={row[k]}" for k in settings)
+
+        if "epoch" in results:
+            keys = settings or None
+            groups = (
+                results.groupby(keys, sort=False, dropna=False)
+                if keys
+                else [(None, results)]
+            )
+            for _, group in groups:
+                group = group.sort_values("epoch")
+                x, y = group[column].to_numpy(), group["held_out_log_likelihood"]
+                label = describe(group.iloc[0]) or None
+                (line,) = ax.plot(x, y.to_numpy(), "o-", ms=3, label=label)
+                color = line.get_color()
+                ax.plot(x[0], y.iloc[0], "o", ms=7, mfc="white", color=color)
+                self.lines_.append(line)
+                for end in (0, len(group) - 1):
+                    self.labels_.append(
+                        ax.annotate(
+                            f"epoch {group['epoch'].iloc[end]}",
+                            (x[end], y.iloc[end]),
+                            xytext=(4, 3),
+                            textcoords="offset points",
+                            fontsize=7,
+                        )
+                    )
+            if settings:
+                ax.legend(fontsize=7)
+        else:
+            x = results[column].to_numpy()
+            y = results["held_out_log_likelihood"].to_numpy()
+            (line,) = ax.plot(x, y, "o-", ms=4)
+            self.lines_.append(line)
+            for (_, row), xi, yi in zip(results.iterrows(), x, y, strict=True):
+                self.labels_.append(
+                    ax.annotate(
+                        describe(row),
+                        (xi, yi),
+                        xytext=(4, 3),
+                        textcoords="offset points",
+                        fontsize=7,
+                    )
+                )
+        ax.set_xlabel(f"{self.quantile:g} quantile of M (nats): more memorization →")
+        ax.set_ylabel("held-out log-likelihood (nats): better fit ↑")
+        title = "Held-out fit against memorization"
+        ax.set_title(f"{self.name}: {title}" if self.name else title, fontsize=10)
+        ax.margins(0.15)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+# Columns of memorization_sweep's results that are measurements, not settings.
+_SWEEP_MEASURES = ("held_out_log_likelihood", "memorization_mean", "n_memorized")
+
+
+def sweep_setting_columns(results):
+    """The columns of a sweep's results that name the swept parameters."""
+    return [
+        c
+        for c in results.columns
+        if c not in _SWEEP_MEASURES + ("epoch", "fit_time")
+        and not c.startswith("memorization_q")
+    ]
+
+
+def _short(parameter):
+    """``estimator__weight_decay`` -> ``weight_decay``."""
+    return parameter.rsplit("__", 1)[-1]

@@ -165,3 +165,183 @@ def test_membership_audit_display_draws_the_roc_on_log_axes():
     np.testing.assert_array_equal(display.fpr, audit.fpr)
     assert f"AUC {audit.auc:.3f}" in display.ax_.get_legend().get_texts()[0].get_text()
     plt.close(display.figure_)
+
+
+# Why a record is flagged: in-model against out-model log-likelihood.
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """A KDE on a Gaussian bulk with two isolated points (memorized, flagged)
+    and one at the edge (flagged by the test, but not far above the diagonal)."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(200, 2)), [[6.0, 6.0], [-6.0, 6.0], [3.0, -2.5]]])
+    scorer = MemorizationScorer(
+        KernelDensity(bandwidth=1.0), cv=5, n_repeats=5, random_state=0
+    ).fit(X)
+    return X, scorer
+
+
+def _offsets(collection):
+    return {tuple(p) for p in np.asarray(collection.get_offsets())}
+
+
+def test_explanation_display_draws_the_scorers_numbers(planted):
+    import matplotlib.pyplot as plt
+
+    from skmem.plotting import MemorizationExplanationDisplay
+
+    _, scorer = planted
+    U, V = scorer.in_log_likelihood_, scorer.out_log_likelihood_
+    display = MemorizationExplanationDisplay.from_estimator(scorer)
+    # Every record is drawn once, at (V, U), in the group of its category.
+    drawn = set()
+    for category, collection in display.scatters_.items():
+        rows = np.flatnonzero(display.categories_ == category)
+        assert _offsets(collection) == set(zip(V[rows], U[rows], strict=True))
+        drawn |= set(rows)
+    assert drawn == set(range(len(U)))
+    # The flags are the scorer's, and the planted points are memorized.
+    flagged = np.flatnonzero(scorer.memorized(alpha=0.05))
+    np.testing.assert_array_equal(np.sort(display.flagged_), flagged)
+    assert {200, 201, 202} <= set(flagged)
+    assert set(np.flatnonzero(display.categories_ == "memorized")) == {200, 201}
+    # The diagonal is U = V; the bulk line sits at the median M above it.
+    x, y = display.diagonal_.get_data()
+    np.testing.assert_allclose(x, y)
+    x, y = display.bulk_line_.get_data()
+    np.testing.assert_allclose(y - x, np.median(scorer.memorization_scores_))
+    # One interval per flagged record, highest M first, at its V, spanning
+    # V + memorization_ci_ (the interval of M as heights above the diagonal).
+    M = scorer.memorization_scores_
+    np.testing.assert_array_equal(
+        display.ci_indices_, flagged[np.argsort(-M[flagged], kind="stable")]
+    )
+    segments = display.ci_segments_
+    i = display.ci_indices_
+    np.testing.assert_allclose(segments[:, :, 0], np.column_stack([V[i], V[i]]))
+    np.testing.assert_allclose(segments[:, 0, 1], V[i] + scorer.memorization_ci_[i, 0])
+    np.testing.assert_allclose(segments[:, 1, 1], V[i] + scorer.memorization_ci_[i, 1])
+    assert (segments[:, 0, 1] <= U[i]).all() and (U[i] <= segments[:, 1, 1]).all()
+    plt.close("all")
+
+
+def test_explanation_categories_on_a_constructed_case():
+    from skmem.plotting import explanation_categories
+
+    rng = np.random.RandomState(0)
+    U = rng.normal(-10.0, 1.0, 300)
+    V = U - rng.normal(0.2, 0.1, 300)
+    U[0], V[0] = -10.0, -30.0  # typical in, far lower out: memorized
+    U[1], V[1] = -25.0, -25.3  # low in both, on the diagonal: an outlier
+    U[2], V[2] = -24.0, -40.0  # low in both but far above it: memorized
+    U[3], V[3] = -np.inf, -np.inf  # no point to draw
+    categories = explanation_categories(U, V)
+    assert list(categories[:4]) == ["memorized", "outlier", "memorized", "undefined"]
+    assert (categories[4:] == "typical").mean() > 0.9
+    assert (categories[4:] == "memorized").sum() == 0
+    # Outliers must be low in both; far below the diagonal is not memorized.
+    U[1], V[1] = -25.0, -10.0  # low in, typical out: M = -15
+    assert explanation_categories(U, V)[1] == "typical"
+
+
+def test_explanation_display_planted_outlier_is_not_memorized():
+    import matplotlib.pyplot as plt
+    from sklearn.mixture import GaussianMixture
+
+    from skmem.plotting import MemorizationExplanationDisplay
+
+    # One Gaussian on a bulk plus one point 4.5 sd out: the fit barely moves
+    # when the point is seen, so it is low in both and not far above the
+    # diagonal; a KDE of small bandwidth memorizes the same point.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(300, 2)), [[4.5, 0.0]]])
+    gmm = MemorizationScorer(GaussianMixture(1), cv=5, random_state=0).fit(X)
+    display = MemorizationExplanationDisplay.from_estimator(gmm)
+    assert display.categories_[-1] == "outlier"
+    assert display.memorized is None and display.flagged_.size == 0
+    assert display.ci_indices_.size == 0  # no repeats: no interval
+    kde = MemorizationScorer(KernelDensity(bandwidth=0.3), cv=5, random_state=0)
+    display = MemorizationExplanationDisplay.from_estimator(kde.fit(X))
+    assert display.categories_[-1] == "memorized"
+    plt.close("all")
+
+
+def test_explanation_display_heavy_tails_and_plain_savefig(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from skmem.plotting import MemorizationExplanationDisplay
+
+    rng = np.random.RandomState(0)
+    U = rng.normal(-3.0, 1.0, 300)
+    V = U - 0.1
+    V[:3] = [-60.0, -300.0, -1500.0]  # the heavy tail of issue 20
+    display = MemorizationExplanationDisplay(U, V, name="GMM").plot()
+    assert display.scale_ == "symlog" and display.ax_.get_yscale() == "symlog"
+    linear = MemorizationExplanationDisplay(U, V).plot(scale="linear")
+    assert linear.scale_ == "linear"
+    assert MemorizationExplanationDisplay(U[3:], V[3:]).plot().scale_ == "linear"
+    # A plain savefig keeps the axis labels, title and legend on the canvas.
+    fig = display.figure_
+    fig.savefig(tmp_path / "plain.png")
+    renderer = fig.canvas.get_renderer()
+    inside = fig.bbox.padded(1.0)
+    for artist in (
+        display.ax_.xaxis.label,
+        display.ax_.yaxis.label,
+        display.ax_.title,
+        display.ax_.get_legend(),
+    ):
+        box = artist.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1
+    plt.close("all")
+
+
+def test_nearest_neighbors_display_matches_brute_force():
+    import matplotlib.pyplot as plt
+
+    from skmem.plotting import NearestNeighborsDisplay
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(60, 4))
+    X[1] = X[0]  # a duplicate: its nearest other record is at distance 0
+    scorer = MemorizationScorer(KernelDensity(bandwidth=0.2), cv=3).fit(X)
+    display = NearestNeighborsDisplay.from_estimator(
+        scorer, X, image_shape=(2, 2), indices=[0, 1, 5], n_neighbors=3
+    )
+    for r, i in enumerate([0, 1, 5]):
+        d = np.sqrt(((X - X[i]) ** 2).sum(axis=1))
+        d[i] = np.inf
+        np.testing.assert_allclose(display.distances[r], np.sort(d)[:3])
+        assert i not in display.neighbors[r]
+        np.testing.assert_allclose(d[display.neighbors[r]], display.distances[r])
+    assert display.neighbors[0, 0] == 1 and display.neighbors[1, 0] == 0
+    assert display.axes_.shape == (3, 4)
+    image = display.axes_[2, 1].images[0].get_array()
+    np.testing.assert_array_equal(image, X[display.neighbors[2, 0]].reshape(2, 2))
+    # By default: the highest scores, without p-values (no repeats).
+    default = NearestNeighborsDisplay.from_estimator(
+        scorer, X, image_shape=(2, 2), n_records=2, n_neighbors=2
+    )
+    top = np.argsort(-scorer.memorization_scores_, kind="stable")[:2]
+    np.testing.assert_array_equal(default.indices, top)
+    with pytest.raises(ValueError, match="fitted on 60"):
+        NearestNeighborsDisplay.from_estimator(scorer, X[:10], image_shape=(2, 2))
+    plt.close("all")
+
+
+def test_explanation_figures_saves_files_and_captions(planted, tmp_path):
+    from skmem._figures import explanation_figures
+
+    X, scorer = planted
+    saved = explanation_figures(scorer, tmp_path / "report", name="KDE", prefix="k-")
+    assert [name for name, _ in saved] == ["k-explanation.png"]
+    n_flagged = int(scorer.memorized().sum())
+    assert f"{n_flagged} records are flagged at FDR 5 %" in saved[0][1]
+    assert "2 records lie far above it" in saved[0][1]
+    saved = explanation_figures(scorer, tmp_path, X=X, image_shape=(1, 2))
+    assert [name for name, _ in saved] == ["explanation.png", "neighbours.png"]
+    assert "flagged records" in saved[1][1]
+    for name, _ in saved:
+        assert (tmp_path / name).stat().st_size > 1000
