@@ -90,7 +90,7 @@ def get_data_home(data_home=None):
 
     Returns
     -------
-    data_home : str
+    str
         The folder's path.
 
     Examples
@@ -286,7 +286,8 @@ def fetch_mnist(
         ``binarize=True``), row by row; ``target`` (n,) int64 digit labels;
         ``images`` (n, 28, 28), a view of ``data``; ``DESCR``. float32
         because the models compute in float32 and it halves the memory.
-    (data, target) : tuple, when ``return_X_y`` is True
+    (data, target) : tuple of ndarray
+        The same ``data`` and ``target``, when ``return_X_y`` is True.
 
     Raises
     ------
@@ -375,7 +376,8 @@ def fetch_cifar10(
         them; ``target`` (n,) int64 class labels; ``images`` (n, 3, 32, 32),
         a view of ``data``; ``DESCR``. For the paper's dequantized models,
         ``np.rint(data * 255)`` gives the integer levels.
-    (data, target) : tuple, when ``return_X_y`` is True
+    (data, target) : tuple of ndarray
+        The same ``data`` and ``target``, when ``return_X_y`` is True.
 
     Raises
     ------
@@ -420,9 +422,18 @@ NAMED_DATASETS = {
 def load_named(name):
     """The training set of a data set named on the command line, or None.
 
-    ``"mnist"``, ``"binarized-mnist"`` (seed 0) and ``"cifar10"``: the rows
-    of :func:`fetch_mnist` or :func:`fetch_cifar10`, float64, downloaded to
-    :func:`get_data_home` when missing. None for any other name.
+    Parameters
+    ----------
+    name : str or path-like
+        ``"mnist"``, ``"binarized-mnist"`` (binarized with seed 0) or
+        ``"cifar10"``, in any case.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features) or None
+        The rows of :func:`fetch_mnist` or :func:`fetch_cifar10`, float64,
+        downloaded to :func:`get_data_home` when missing; None for any other
+        name.
     """
     fetch = NAMED_DATASETS.get(str(name).lower())
     return None if fetch is None else fetch().astype(np.float64)
