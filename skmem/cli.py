@@ -120,10 +120,19 @@ class Table:
 
 
 def load_data(path, key=None):
-    """A :class:`Table` from ``.npy``, ``.npz`` or ``.csv`` (header detected)."""
+    """A :class:`Table` from ``.npy``, ``.npz`` or ``.csv`` (header detected),
+    or from a data set's name (:func:`skmem.datasets.load_named`)."""
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"no such file: {path}")
+        from .datasets import load_named  # "mnist", "cifar10": a data set's name
+
+        try:
+            X = load_named(path)
+        except (OSError, ValueError) as exc:  # offline, corrupt file
+            raise UsageError(str(exc)) from exc
+        if X is None:
+            raise UsageError(f"no such file: {path}")
+        return Table(X, [f"pixel {j}" for j in range(X.shape[1])])
     suffix = path.suffix.lower()
     if suffix == ".csv":
         table = _read_csv(path)

@@ -355,3 +355,72 @@ def test_split_into_groups(n_models, max_size, n_workers, sizes):
     groups = split_into_groups(models, max_size, n_workers)
     assert [len(g) for g in groups] == sizes
     assert np.array_equal(np.concatenate([models[:0], *groups]), models)
+
+
+# -- fewer importance samples for the rows a model was trained on ---------------
+SPLIT = dict(**TINY, n_importance_samples=64, n_importance_samples_seen=8)
+
+
+def test_seen_rows_get_their_own_number_of_samples(digits):
+    train = digits[:60]
+    vae = VAEDensity(**SPLIT, random_state=0).fit(train)
+    # A seen row repeated (recognised by value) and rows never seen.
+    X = np.vstack([train, train[:5], digits[60:]])
+    seen = np.r_[np.ones(65, bool), np.zeros(len(digits) - 60, bool)]
+    split = vae.score_samples(X)
+    few = vae.set_params(n_importance_samples=8, n_importance_samples_seen=None)
+    np.testing.assert_array_equal(split[seen], few.score_samples(X[seen]))
+    many = vae.set_params(n_importance_samples=64)
+    np.testing.assert_array_equal(split[~seen], many.score_samples(X[~seen]))
+    assert not np.allclose(split[seen], many.score_samples(X[seen]))
+    # Equal to n_importance_samples: the plain estimator.
+    same = vae.set_params(n_importance_samples_seen=64).score_samples(X)
+    np.testing.assert_array_equal(same, many.score_samples(X))
+
+
+def test_split_samples_exact_when_the_posterior_is_the_prior(digits):
+    # Encoder outputs mu = 0, log_var = 0 and the decoder ignores z: q(z | x) is
+    # the true posterior, every importance weight is p(x), and any number of
+    # samples gives the closed form sum_d log Bernoulli(x_d; sigmoid(b_d)).
+    vae = VAEDensity(**SPLIT, random_state=0).fit(digits[:60])
+    module = vae.module_
+    with torch.no_grad():
+        module.encoder.weights[-1].zero_()
+        module.encoder.biases[-1].zero_()
+        module.decoder.weights[0].zero_()
+    with torch.no_grad():
+        bias = module.decoder(torch.zeros(1, 1, 2))[0, 0].double().numpy()
+    exact = (digits * bias - np.logaddexp(0, bias)).sum(1)
+    np.testing.assert_allclose(vae.score_samples(digits), exact, atol=1e-4)
+
+
+@pytest.mark.parametrize("checkpoints", [None, [1, 3]])
+def test_split_samples_batched_engine_matches_generic(digits, checkpoints):
+    vae = VAEDensity(**SPLIT, checkpoints=checkpoints)
+    fits = {
+        engine: MemorizationScorer(vae, cv=4, engine=engine, random_state=0).fit(digits)
+        for engine in ("torch", "generic")
+    }
+    torch_fit, generic = fits["torch"], fits["generic"]
+    np.testing.assert_allclose(
+        torch_fit.log_likelihoods_, generic.log_likelihoods_, atol=1e-4
+    )
+    if checkpoints:
+        np.testing.assert_allclose(
+            torch_fit.memorization_curve_, generic.memorization_curve_, atol=1e-4
+        )
+    # Each model's held-out rows used all the samples, its training rows fewer.
+    member = torch_fit.estimators_[0]
+    held_out = torch_fit.test_masks_[0]
+    full = member.set_params(n_importance_samples_seen=None)
+    np.testing.assert_allclose(
+        torch_fit.log_likelihoods_[0, held_out],
+        full.score_samples(digits[held_out]),
+        atol=1e-4,
+    )
+    few = member.set_params(n_importance_samples=8)
+    np.testing.assert_allclose(
+        torch_fit.log_likelihoods_[0, ~held_out],
+        few.score_samples(digits[~held_out]),
+        atol=1e-4,
+    )

@@ -4,11 +4,14 @@ A :class:`~skmem.TorchDensity` with the built-in MLP VAE module. Nothing here
 imports torch at module level.
 """
 
+import copy
+import hashlib
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._pixels import check_levels
 from ..torch._estimator import TorchDensity, torch_seed, torch_training
@@ -22,6 +25,21 @@ def check_likelihood_input(X, likelihood):
             f"values in [{X.min():.3g}, {X.max():.3g}]. Scale X, for example with "
             "MinMaxScaler inside a pipeline, or use likelihood='gaussian'."
         )
+
+
+def row_fingerprints(X):
+    """A 64-bit hash of each row's float32 values: rows equal in float32 (what
+    the model sees) have the same fingerprint."""
+    X32 = np.ascontiguousarray(
+        check_array(X, dtype=[np.float64, np.float32]), np.float32
+    )
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest())
+            for row in X32
+        ],
+        dtype=np.uint64,
+    )
 
 
 class VAEDensity(TorchDensity):
@@ -91,6 +109,19 @@ class VAEDensity(TorchDensity):
         L2 penalty added to the gradient, as ``torch.optim.Adam`` does.
     n_importance_samples : int, default=256
         Samples per row in :meth:`score_samples`. May be changed after fitting.
+    n_importance_samples_seen : int, default=None
+        Samples for the rows the model was trained on, recognised by value
+        (the rows of ``fit``'s X); ``None`` means ``n_importance_samples``.
+        Cheaper memorization scores: ``M_i`` compares the mean log p(x_i) of
+        the models trained on ``x_i`` with that of the models that held it
+        out, and with K folds there are K - 1 times more of the former, so
+        each of their estimates may be noisier. With 10 folds on binarized
+        digits, ``n_importance_samples=512, n_importance_samples_seen=64``
+        took 2.2x fewer decoder passes than 256 samples for every row, and
+        its M was closer to a high-sample reference (RMSE 0.139 against 0.159
+        nats; ``benchmarks/bench_importance.py``, and the user guide's
+        "Cheaper scoring"). It relies on each model having its own noise, as
+        every fold model has. May be changed after fitting.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Where to train and evaluate; ``"auto"`` takes a GPU when torch sees
         one. Resolved in :meth:`fit`; the fitted model is kept on the CPU, so it
@@ -166,6 +197,7 @@ class VAEDensity(TorchDensity):
         "logit_alpha": [Interval(Real, 0, 0.5, closed="neither")],
         "likelihood": [StrOptions({"bernoulli", "gaussian"})],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_importance_samples_seen": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -183,6 +215,7 @@ class VAEDensity(TorchDensity):
         learning_rate=1e-3,
         weight_decay=0.0,
         n_importance_samples=256,
+        n_importance_samples_seen=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -202,6 +235,7 @@ class VAEDensity(TorchDensity):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.n_importance_samples = n_importance_samples
+        self.n_importance_samples_seen = n_importance_samples_seen
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -279,6 +313,66 @@ class VAEDensity(TorchDensity):
 
     def _module_name(self):
         return f"the built-in {self.architecture} VAE module"
+
+    # -- fewer importance samples for the training rows ---------------------------
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        self.seen_rows_ = row_fingerprints(X)
+        return self
+
+    fit.__doc__ = TorchDensity.fit.__doc__
+
+    def _split_samples(self):
+        """The number of samples for seen rows, or None when it is not split."""
+        seen = self.n_importance_samples_seen
+        return None if seen is None or seen == self.n_importance_samples else seen
+
+    def _with_samples(self, n_samples):
+        """A shallow copy that scores every row with ``n_samples`` samples."""
+        other = copy.copy(self)
+        other.n_importance_samples = n_samples
+        other.n_importance_samples_seen = None
+        return other
+
+    def _score_with(self, X, module):
+        n_seen = self._split_samples()
+        if n_seen is None:
+            return super()._score_with(X, module)
+        seen = np.isin(row_fingerprints(X), self.seen_rows_)
+        out = np.empty(len(X))
+        for mask, n_samples in ((seen, n_seen), (~seen, self.n_importance_samples)):
+            if mask.any():
+                scorer = self._with_samples(n_samples)
+                out[mask] = TorchDensity._score_with(scorer, X[mask], module)
+        return out
+
+    def _fit_ensemble_curve(self, X, train_indices, seeds, *, log_prefix=""):
+        # The batched engine: every row under every model with the seen rows'
+        # samples, then the rows each model did not see again, with its own.
+        n_seen = self._split_samples()
+        fast = clone(self).set_params(
+            n_importance_samples=n_seen or self.n_importance_samples,
+            n_importance_samples_seen=None,
+        )
+        members, rows = TorchDensity._fit_ensemble_curve(
+            fast, X, train_indices, seeds, log_prefix=log_prefix
+        )
+        X = check_array(X, dtype=[np.float64, np.float32])
+        fingerprints = row_fingerprints(X)
+        epochs = [*self._checkpoints(), self.max_epochs]
+        for j, (member, train) in enumerate(zip(members, train_indices, strict=True)):
+            member.set_params(
+                n_importance_samples=self.n_importance_samples,
+                n_importance_samples_seen=self.n_importance_samples_seen,
+            )
+            member.seen_rows_ = fingerprints[train]
+            unseen = np.flatnonzero(~np.isin(fingerprints, member.seen_rows_))
+            if n_seen is None or len(unseen) == 0:
+                continue
+            full = member._with_samples(self.n_importance_samples)
+            for c, epoch in enumerate(epochs):
+                rows[c, j, unseen] = full.score_samples_at(X[unseen], epoch)
+        return members, rows
 
     def sample(self, n_samples=1, random_state=None):
         """Draw samples from the model: z from the prior, then x from p(x | z).
