@@ -250,9 +250,12 @@ def data_copying_test(
     if tau is None:
         tau = 20 / len(X_generated)
     kmeans = KMeans(n_clusters=n_cells, n_init=10, random_state=random_state)
-    labels_train = kmeans.fit_predict(X_train)
-    labels_gen = kmeans.predict(X_generated)
-    labels_test = kmeans.predict(X_test)
+    # One OpenMP thread: on a busy machine, k-means' threads spin-wait for each
+    # other and run a hundred times slower than one thread on these sizes.
+    with threadpool_limits(limits=1):
+        labels_train = kmeans.fit_predict(X_train)
+        labels_gen = kmeans.predict(X_generated)
+        labels_test = kmeans.predict(X_test)
     counts = {
         name: np.bincount(labels, minlength=n_cells)
         for name, labels in (
