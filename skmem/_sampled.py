@@ -19,7 +19,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -367,3 +367,78 @@ def resolve_model(spec, params=(), *, sampled=None):
             "--sampled); it cannot be scored."
         )
     return model
+
+
+def _fold_models(scorer):
+    """The scorer's fitted fold models, refitted from their seeds where the
+    engine kept none (the exact KDE engine)."""
+    models = getattr(scorer, "estimators_", None)
+    if models is not None:
+        return models
+    base = scorer._base_estimator()
+    X = scorer._fit_X
+    return [
+        set_random_states(clone(base, safe=False), int(seed)).fit(
+            _safe_indexing(X, np.flatnonzero(train))
+        )
+        for train, seed in zip(scorer.train_masks_, scorer.seeds_, strict=True)
+    ]
+
+
+def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=None):
+    """The data-copying test and the closest records of every fold model.
+
+    Model ``k`` gives its training rows, ``n_generated`` of its samples and its
+    held-out rows to :func:`~skmem.baselines.data_copying_test` and to
+    :func:`~skmem.baselines.closest_record_distances`; per record, the
+    closest-record figures are averaged over the models that trained on it.
+    """
+    from .baselines import closest_record_distances, data_copying_test
+
+    check_is_fitted(scorer)
+    models = _fold_models(scorer)
+    missing = [type(m).__name__ for m in models if not hasattr(m, "sample")]
+    if missing:
+        raise ValueError(
+            f"The data-copying test needs samples; {missing[0]} has no sample "
+            "method. Wrap a generator in SampledDensity, or use an estimator that "
+            "samples (KernelDensity, GaussianMixture, VAEDensity)."
+        )
+    X = check_array(scorer._fit_X, dtype=np.float64)
+    if random_state is None:
+        seeds = scorer.seeds_
+    else:
+        seeds = check_random_state(random_state).randint(MAX_SEED, size=len(models))
+    n, d = X.shape
+    statistics = np.empty(len(models))
+    cells = []
+    distance = np.zeros(n)
+    n_closer = np.zeros(n)
+    closest = np.full((n, d), np.nan)
+    for k, model in enumerate(models):
+        # A seed for the samples other than the model's own training seed.
+        seed = np.random.RandomState(seeds[k]).randint(MAX_SEED)
+        generated = draw_samples(model, n_generated, seed)
+        train, test = scorer.train_masks_[k], scorer.test_masks_[k]
+        result = data_copying_test(
+            X[train], generated, X[test], n_cells=n_cells, tau=tau, random_state=seed
+        )
+        statistics[k] = result.statistic
+        cells.append(result)
+        records = closest_record_distances(X[train], generated, X[test])
+        distance[train] += records.distance_to_generated
+        n_closer[train] += records.n_closer
+        first = train & np.isnan(closest[:, 0])
+        closest[first] = generated[records.nearest_generated[first[train]]]
+    n_in = scorer.train_masks_.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance /= n_in
+        n_closer /= n_in
+    return Bunch(
+        statistic=float(np.mean(statistics)),
+        statistics=statistics,
+        cells=cells,
+        distance_to_generated=distance,
+        n_closer=n_closer,
+        closest_generated=closest,
+    )

@@ -10,6 +10,8 @@ from scipy.stats import spearmanr
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmem import MemorizationScorer, SampledDensity
@@ -212,3 +214,40 @@ def test_resolve_model():
         resolve_model("sklearn.mixture:GaussianMixture", ["epochs=3"])
     with pytest.raises(ValueError, match="cannot be scored"):
         resolve_model("sklearn.preprocessing:StandardScaler")
+
+
+def test_data_copying_per_fold_model():
+    from skmem._sampled import draw_samples
+    from skmem._splits import MAX_SEED
+    from skmem.baselines import closest_record_distances
+
+    X = np.random.RandomState(8).normal(size=(400, 2))
+    copier = MemorizationScorer(KernelDensity(bandwidth=0.005), cv=2, random_state=0)
+    copier.fit(X)  # the exact KDE engine: models refitted from their seeds
+    result = copier.data_copying(n_generated=400)
+    assert result.statistics.shape == (2,) and (result.statistics < -5).all()
+    assert result.statistic == pytest.approx(result.statistics.mean())
+    # With two folds each record has one in-model: its figures are that model's.
+    k = 1
+    model = KernelDensity(bandwidth=0.005).fit(X[copier.train_masks_[k]])
+    seed = np.random.RandomState(copier.seeds_[k]).randint(MAX_SEED)
+    generated = draw_samples(model, 400, seed)
+    train, test = copier.train_masks_[k], copier.test_masks_[k]
+    expected = closest_record_distances(X[train], generated, X[test])
+    np.testing.assert_array_equal(result.n_closer[train], expected.n_closer)
+    np.testing.assert_allclose(
+        result.distance_to_generated[train], expected.distance_to_generated
+    )
+    np.testing.assert_array_equal(
+        result.closest_generated[train], generated[expected.nearest_generated]
+    )
+    # A generator that ignores its data copies nothing.
+    ignorer = MemorizationScorer(
+        SampledDensity(IgnoresData(2), n_samples=500), cv=2, random_state=0
+    ).fit(X)
+    fresh = ignorer.data_copying(n_generated=400)
+    assert (np.abs(fresh.statistics) < 3).all()
+    assert fresh.n_closer.mean() < result.n_closer.mean()
+    with pytest.raises(ValueError, match="has no sample method"):
+        pipe = make_pipeline(StandardScaler(), GaussianMixture(1))
+        MemorizationScorer(pipe, cv=2).fit(X).data_copying()
