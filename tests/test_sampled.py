@@ -251,3 +251,28 @@ def test_data_copying_per_fold_model():
     with pytest.raises(ValueError, match="has no sample method"):
         pipe = make_pipeline(StandardScaler(), GaussianMixture(1))
         MemorizationScorer(pipe, cv=2).fit(X).data_copying()
+
+
+def test_command_line_scores_a_generator_given_as_an_import_path(
+    tmp_path, monkeypatch, capsys
+):
+    import json
+
+    from skmem import cli
+
+    monkeypatch.chdir(tmp_path)
+    np.save("d.npy", np.random.RandomState(9).normal(size=(60, 2)))
+    base = ["score", "d.npy", "--cv", "3", "--repeats", "1", "--n-jobs", "1"]
+    spec = "tests.test_sampled:IgnoresData"
+    assert cli.main([*base, "--model", spec, "--param", "n_features=2"]) == 0
+    settings = json.loads((tmp_path / "scores.json").read_text())
+    assert "SampledDensity" in json.dumps(settings)
+    # --sampled wraps a model that has a likelihood of its own too.
+    gmm = "sklearn.mixture:GaussianMixture"
+    assert cli.main([*base, "--model", gmm, "--sampled", "--out", "g.csv"]) == 0
+    assert "SampledDensity" in (tmp_path / "g.json").read_text()
+    capsys.readouterr()
+    assert cli.main([*base, "--model", "nope"]) == 2
+    assert "import path package.module:Class" in capsys.readouterr().err
+    assert cli.main([*base, "--model", gmm, "--param", "epochs=3"]) == 2
+    assert "unexpected keyword" in capsys.readouterr().err
