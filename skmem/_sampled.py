@@ -415,6 +415,7 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
     distance = np.zeros(n)
     n_closer = np.zeros(n)
     closest = np.full((n, d), np.nan)
+    closest_distance = np.full(n, np.inf)
     for k, model in enumerate(models):
         # A seed for the samples other than the model's own training seed.
         seed = np.random.RandomState(seeds[k]).randint(MAX_SEED)
@@ -428,8 +429,11 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
         records = closest_record_distances(X[train], generated, X[test])
         distance[train] += records.distance_to_generated
         n_closer[train] += records.n_closer
-        first = train & np.isnan(closest[:, 0])
-        closest[first] = generated[records.nearest_generated[first[train]]]
+        # The closest sample over the models that trained on each record.
+        rows = np.flatnonzero(train)
+        closer = records.distance_to_generated < closest_distance[rows]
+        closest_distance[rows[closer]] = records.distance_to_generated[closer]
+        closest[rows[closer]] = generated[records.nearest_generated[closer]]
     n_in = scorer.train_masks_.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         distance /= n_in
@@ -441,4 +445,5 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
         distance_to_generated=distance,
         n_closer=n_closer,
         closest_generated=closest,
+        closest_distance=closest_distance,
     )

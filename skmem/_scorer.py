@@ -695,8 +695,9 @@ class MemorizationScorer(BaseEstimator):
               samples closer than its nearest held-out row, averaged over the
               models that trained on it; to read next to
               ``memorization_scores_``.
-            - ``closest_generated``: ndarray (n_samples, n_features), the
-              closest sample of the first model that trained on each record.
+            - ``closest_generated``, ``closest_distance``: per record, the
+              closest sample of all the models that trained on it, and its
+              distance.
 
         Examples
         --------

@@ -595,6 +595,7 @@ def _demo(args):
 def _score(args):
     from ._report import (
         EXPLANATION,
+        copies_lines,
         format_summary,
         per_sample_columns,
         summary,
@@ -652,6 +653,8 @@ def _score(args):
     sidecar = out.with_suffix(".json")
     write_settings(sidecar, settings, {args.model: facts})
     lines = format_summary(args.model, scorer, facts, columns)
+    if args.report:
+        lines += copies_lines(scorer)
     print()
     print("\n".join(lines))
     print(f"\n[skmem] scores written to {out}, settings and summary to {sidecar}")

@@ -241,6 +241,9 @@ def test_data_copying_per_fold_model():
     np.testing.assert_array_equal(
         result.closest_generated[train], generated[expected.nearest_generated]
     )
+    np.testing.assert_allclose(
+        result.closest_distance[train], expected.distance_to_generated
+    )
     # A generator that ignores its data copies nothing.
     ignorer = MemorizationScorer(
         SampledDensity(IgnoresData(2), n_samples=500), cv=2, random_state=0
