@@ -11,8 +11,9 @@ Each measurement runs in a fresh process (peak resident memory from
 3. ``closest_record_distances`` at ``--n`` records x ``--n`` samples
    (default 100,000 x 100,000, 10 columns; held-out set ``--n // 10``).
 
-Prints the ratios against the reference measured in the same run (times are
-noisy on a shared machine; the ratios less so).
+Prints wall and CPU seconds, and the ratios against the reference measured in
+the same run (wall times are noisy on a shared machine; CPU times and the
+ratios less so).
 
     python benchmarks/bench_copies.py [--n 100000] [--ref-n 10000] [--n-jobs 2]
 """
@@ -47,31 +48,32 @@ def _child(kind, n, n_jobs):
     import tracemalloc
 
     import numpy as np
+    from sklearn.metrics import pairwise_distances
+
+    from skmem.baselines import closest_record_distances
 
     X_train, X_generated, X_holdout = _data(n)
     tracemalloc.start()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if kind == "full":
-        from sklearn.metrics import pairwise_distances
-
         to_holdout = pairwise_distances(X_train, X_holdout).min(axis=1)
         full = pairwise_distances(X_train, X_generated, n_jobs=n_jobs)
         distance = full.min(axis=1)
         n_closer = (full < to_holdout[:, None]).sum(axis=1)
     else:
-        from skmem.baselines import closest_record_distances
-
         result = closest_record_distances(
             X_train, X_generated, X_holdout, n_jobs=n_jobs
         )
         distance, n_closer = result.distance_to_generated, result.n_closer
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     traced = tracemalloc.get_traced_memory()[1]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
                 "traced_bytes": traced,
                 "max_rss_bytes": rss,
                 "distance_sum": float(distance.sum()),
@@ -115,12 +117,14 @@ def main():
     small = _run("skmem", args.ref_n, args.n_jobs)
     same = ref["n_closer"] == small["n_closer"]
     print(
-        f"{args.ref_n} x {args.ref_n} x {D}: full matrix {ref['seconds']:.2f} s, "
+        f"{args.ref_n} x {args.ref_n} x {D}: full matrix {ref['seconds']:.2f} s "
+        f"(CPU {ref['cpu_seconds']:.2f} s), "
         f"peak traced {ref['traced_bytes'] / gib:.2f} GiB, max RSS "
         f"{ref['max_rss_bytes'] / gib:.2f} GiB"
     )
     print(
-        f"{args.ref_n} x {args.ref_n} x {D}: skmem {small['seconds']:.2f} s, "
+        f"{args.ref_n} x {args.ref_n} x {D}: skmem {small['seconds']:.2f} s "
+        f"(CPU {small['cpu_seconds']:.2f} s), "
         f"peak traced {small['traced_bytes'] / gib:.3f} GiB, max RSS "
         f"{small['max_rss_bytes'] / gib:.2f} GiB; time ratio to the full matrix "
         f"{small['seconds'] / ref['seconds']:.2f}; same counts: {same}; distance "
@@ -129,7 +133,8 @@ def main():
     big = _run("skmem", args.n, args.n_jobs)
     pairs = (args.n / args.ref_n) ** 2
     print(
-        f"{args.n} x {args.n} x {D}: skmem {big['seconds']:.1f} s, peak traced "
+        f"{args.n} x {args.n} x {D}: skmem {big['seconds']:.1f} s (CPU "
+        f"{big['cpu_seconds']:.1f} s over {args.n_jobs} threads), peak traced "
         f"{big['traced_bytes'] / gib:.3f} GiB, max RSS "
         f"{big['max_rss_bytes'] / gib:.2f} GiB; {pairs:.0f}x the pairs of the "
         f"reference size in {big['seconds'] / small['seconds']:.0f}x its time "
