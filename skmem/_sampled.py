@@ -15,7 +15,7 @@ log-density is computed with the exact kernel sums of the KDE engine.
 import importlib
 import inspect
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
@@ -28,7 +28,14 @@ from ._splits import MAX_SEED
 from .engines.generic import set_random_states
 from .engines.kde import _exp_shifted, _log_kernel_block, _Points, log_kernel_norm
 
-__all__ = ["SampledDensity", "draw_samples", "resolve_model", "robust_scale"]
+__all__ = [
+    "GaussianKDE",
+    "SampledDensity",
+    "draw_samples",
+    "resolve_model",
+    "robust_scale",
+    "with_fixed_bandwidth",
+]
 
 
 def robust_scale(X):
@@ -105,6 +112,46 @@ def gaussian_kde_log_density(X, centers, bandwidth, *, n_jobs=None):
     return out
 
 
+class GaussianKDE(BaseEstimator):
+    """Gaussian kernel density with a fixed bandwidth, by exact kernel sums.
+
+    The default density of :class:`SampledDensity`; unlike scikit-learn's
+    tree-based :class:`~sklearn.neighbors.KernelDensity` it keeps the tiny
+    densities of rows far from every sample exact.
+
+    Parameters
+    ----------
+    bandwidth : float
+    """
+
+    _parameter_constraints: dict = {
+        "bandwidth": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, bandwidth=1.0):
+        self.bandwidth = bandwidth
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Keep the samples ``X`` as the kernel centres."""
+        self.samples_ = validate_data(self, X, dtype=np.float64)
+        return self
+
+    def score_samples(self, X):
+        """Exact log-density of each row of ``X``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return gaussian_kde_log_density(X, self.samples_, self.bandwidth)
+
+
+def with_fixed_bandwidth(estimator, X):
+    """``estimator`` (a SampledDensity) with its default density's bandwidth
+    fixed from all of ``X``, so that every fold model uses the same one."""
+    X = check_array(X, dtype=np.float64)
+    h = scott_bandwidth(X, estimator.n_samples)
+    return clone(estimator).set_params(density=GaussianKDE(bandwidth=h))
+
+
 class SampledDensity(BaseEstimator):
     """Density of a generator that can only sample, from its samples.
 
@@ -132,12 +179,14 @@ class SampledDensity(BaseEstimator):
         Fitted on the samples. None means a gaussian kernel density with
         bandwidth ``h = s * n_samples ** (-1 / (d + 4))`` (Scott's rule), where
         ``s`` is the median over features of ``min(std, IQR / 1.349)`` of the
-        training data; its log-density is computed by exact kernel sums. The
-        rule depends on the data only through a robust spread, so models that
-        trained on a record and models that held it out use the same bandwidth
-        up to O(1/n) (a bandwidth chosen per model, for instance by
-        cross-validation on each model's samples, would differ between them
-        and bias the score). For an exactly fixed bandwidth pass
+        training data; its log-density is computed by exact kernel sums.
+        Models that trained on a record and models that held it out must use
+        the same bandwidth (one chosen per model, say by cross-validation on
+        its samples, would differ between them and bias the score): under
+        :class:`~skmem.MemorizationScorer` the ``"sampled"`` engine computes
+        the rule once from all the training data and gives every fold model
+        that bandwidth. Fitted alone (or with ``engine="generic"``) the rule
+        uses the rows passed to ``fit``. For a bandwidth of your own pass
         ``KernelDensity(bandwidth=h)``.
     random_state : int, RandomState instance or None, default=None
         Seeds the generator's training (every ``random_state`` parameter of a
@@ -151,10 +200,10 @@ class SampledDensity(BaseEstimator):
         The trained generator.
     samples_ : ndarray of shape (n_samples, n_features_in_)
         The samples the density was fitted on.
-    density_ : estimator or None
-        The fitted ``density``; None for the default kernel density.
+    density_ : estimator
+        The fitted density of the samples.
     bandwidth_ : float or None
-        The default kernel density's bandwidth; None when ``density`` is given.
+        The density's ``bandwidth``, where it has one.
     n_features_in_ : int
 
     Notes
@@ -228,12 +277,11 @@ class SampledDensity(BaseEstimator):
             )
         self.generator_ = generator
         self.samples_ = samples
-        if self.density is None:
-            self.density_ = None
-            self.bandwidth_ = scott_bandwidth(X, self.n_samples)
-        else:
-            self.density_ = clone(self.density).fit(samples)
-            self.bandwidth_ = None
+        density = self.density
+        if density is None:
+            density = GaussianKDE(bandwidth=scott_bandwidth(X, self.n_samples))
+        self.density_ = clone(density).fit(samples)
+        self.bandwidth_ = getattr(self.density_, "bandwidth", None)
         return self
 
     def score_samples(self, X):
@@ -249,9 +297,7 @@ class SampledDensity(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        if self.density_ is not None:
-            return np.asarray(self.density_.score_samples(X), dtype=np.float64)
-        return gaussian_kde_log_density(X, self.samples_, self.bandwidth_)
+        return np.asarray(self.density_.score_samples(X), dtype=np.float64)
 
     def score(self, X, y=None):
         """Mean log-density of the rows of X."""

@@ -279,3 +279,26 @@ def test_command_line_scores_a_generator_given_as_an_import_path(
     assert "import path package.module:Class" in capsys.readouterr().err
     assert cli.main([*base, "--model", gmm, "--param", "epochs=3"]) == 2
     assert "unexpected keyword" in capsys.readouterr().err
+
+
+def test_fold_models_share_one_bandwidth_from_all_the_data():
+    from skmem._sampled import scott_bandwidth
+
+    X = _moons_with_outliers()
+    est = SampledDensity(GaussianMixture(4), n_samples=400)
+    auto = MemorizationScorer(est, cv=5, random_state=0).fit(X)
+    assert auto.engine_ == "sampled"
+    bandwidths = {m.bandwidth_ for m in auto.estimators_}
+    assert bandwidths == {scott_bandwidth(X, 400)}
+    # Fold by fold, the rule would give each model its own bandwidth.
+    generic = MemorizationScorer(est, cv=5, random_state=0, engine="generic").fit(X)
+    assert len({m.bandwidth_ for m in generic.estimators_}) == 5
+    # Same seeds, same generators and samples: only the bandwidth differs.
+    np.testing.assert_array_equal(
+        auto.estimators_[0].samples_, generic.estimators_[0].samples_
+    )
+    # A density of the user's own is left alone.
+    own = SampledDensity(GaussianMixture(2), density=KernelDensity(bandwidth=0.3))
+    scorer = MemorizationScorer(own, cv=3, random_state=0).fit(X[:60])
+    assert scorer.engine_ == "generic"
+    assert {m.bandwidth_ for m in scorer.estimators_} == {0.3}
