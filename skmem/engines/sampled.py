@@ -30,4 +30,4 @@ class SampledDensityEngine(GenericEngine):
     def compute(self, estimator, X, plan):
         from .._sampled import with_fixed_bandwidth
 
-        return super().compute(estimator, X, plan)
+        return super().compute(with_fixed_bandwidth(estimator, X), X, plan)
