@@ -198,7 +198,7 @@ class SampledDensity(BaseEstimator):
     ----------
     generator_ : object
         The trained generator.
-    samples_ : ndarray of shape (n_samples, n_features_in_)
+    samples_ : ndarray of shape (n_samples, n_features)
         The samples the density was fitted on.
     density_ : estimator
         The fitted density of the samples.
@@ -314,7 +314,7 @@ class SampledDensity(BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
         seed = check_random_state(random_state).randint(MAX_SEED)
