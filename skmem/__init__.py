@@ -9,6 +9,7 @@ from log-likelihoods you already have. PyTorch is imported only when
 
 from ._aggregate import memorization_scores
 from ._pixels import DequantizedDensity, bits_per_dim
+from ._sampled import SampledDensity
 from ._scorer import MemorizationScorer
 from ._sweep import memorization_sweep
 
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DequantizedDensity",
     "MemorizationScorer",
+    "SampledDensity",
     "TorchDensity",
     "VAEDensity",
     "__version__",

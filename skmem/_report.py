@@ -417,3 +417,43 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 """
     (out / "index.html").write_text(page)
     return out / "index.html"
+
+
+def _short(row, width=4):
+    values = ", ".join(f"{v:.3g}" for v in row[:width])
+    return f"[{values}{', ...' if len(row) > width else ''}]"
+
+
+def copies_lines(scorer, *, top=5, n_generated=1000):
+    """Report lines: the data-copying test per fold model, and the most
+    memorized records beside the closest sample of a model trained on them.
+
+    Empty when the scorer's models cannot sample (a pipeline, a density
+    without ``sample``).
+    """
+    if not hasattr(scorer._base_estimator(), "sample"):
+        return []
+    try:
+        copies = scorer.data_copying(n_generated=n_generated)
+    except ValueError as exc:
+        return ["", f"Data-copying test not run: {str(exc).splitlines()[0]}"]
+    M = scorer.memorization_scores_
+    order = np.argsort(np.where(np.isnan(M), np.inf, -M), kind="stable")[:top]
+    X = np.asarray(scorer._fit_X, dtype=np.float64)
+    stats = ", ".join(f"{s:.1f}" for s in copies.statistics)
+    lines = [
+        "",
+        f"Data copying (Meehan et al. 2020): C_T = {copies.statistic:.2f}, the mean "
+        f"over the fold models ({stats}); below about -3 a model's samples sit "
+        "closer to its training rows than its held-out rows do.",
+        f"Most memorized records beside the closest of the {n_generated} samples "
+        "of each model trained on them (closer: samples nearer than the "
+        "record's nearest held-out row, mean over its models):",
+    ]
+    for i in order:
+        lines.append(
+            f"  {i:>6}  M {M[i]:8.3g}  record {_short(X[i])}  closest "
+            f"{_short(copies.closest_generated[i])}  distance "
+            f"{copies.closest_distance[i]:.3g}  closer {copies.n_closer[i]:.3g}"
+        )
+    return lines

@@ -731,6 +731,64 @@ class MemorizationScorer(BaseEstimator):
             verbose=self.verbose,
         )
 
+    def data_copying(self, n_generated=1000, *, n_cells=5, tau=None, random_state=None):
+        """Meehan et al.'s data-copying test and the closest records, per model.
+
+        Each fold model draws ``n_generated`` samples; its C_T
+        (:func:`skmem.baselines.data_copying_test`) compares them with its own
+        training rows and its held-out rows, and
+        :func:`skmem.baselines.closest_record_distances` finds, for each of its
+        training records, the closest sample and how many samples lie closer
+        than the record's nearest held-out row. The models need a ``sample``
+        method (:class:`~skmem.SampledDensity`,
+        :class:`~sklearn.neighbors.KernelDensity`,
+        :class:`~sklearn.mixture.GaussianMixture`, :class:`~skmem.VAEDensity`);
+        models the engine did not keep are refitted from their seeds.
+
+        Parameters
+        ----------
+        n_generated : int, default=1000
+            Samples drawn from each model.
+        n_cells, tau
+            Passed to :func:`~skmem.baselines.data_copying_test`.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the samples and the cells; None derives them from each
+            model's seed (``seeds_``).
+
+        Returns
+        -------
+        result : :class:`~sklearn.utils.Bunch`
+            - ``statistic``: the mean of the models' C_T (below about -3:
+              the models copy their training data).
+            - ``statistics``: ndarray (n_models,), each model's C_T.
+            - ``cells``: each model's full test result.
+            - ``distance_to_generated``, ``n_closer``: ndarray (n_samples,),
+              per record the distance to the closest sample and the number of
+              samples closer than its nearest held-out row, averaged over the
+              models that trained on it; to read next to
+              ``memorization_scores_``.
+            - ``closest_generated``, ``closest_distance``: per record, the
+              closest sample of all the models that trained on it, and its
+              distance.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.neighbors import KernelDensity
+        >>> from skmem import MemorizationScorer
+        >>> X = np.random.RandomState(0).normal(size=(500, 2))
+        >>> scorer = MemorizationScorer(
+        ...     KernelDensity(bandwidth=0.01), cv=5, random_state=0
+        ... ).fit(X)
+        >>> bool(scorer.data_copying(n_generated=500).statistic < -3)
+        True
+        """
+        from ._sampled import fold_data_copying
+
+        return fold_data_copying(
+            self, n_generated, n_cells=n_cells, tau=tau, random_state=random_state
+        )
+
     def _validate_table(self, X, *, reset, estimator):
         """Check ``X``'s shape and cells without converting it; record its features.
 

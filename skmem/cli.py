@@ -55,14 +55,28 @@ def model_defaults_text():
     return "\n".join(lines)
 
 
-def make_estimator(model, params=None):
+def make_estimator(model, params=None, sampled=None):
     """The density estimator for ``--model``, with ``--param`` values applied.
 
     The parameters are checked as the estimator's ``fit`` would check them,
-    before any work.
+    before any work. A model given as ``package.module:Class`` is built by
+    :func:`skmem._sampled.resolve_model` (wrapped in SampledDensity when it
+    samples but has no likelihood, or when ``sampled``).
     """
     import importlib
 
+    if model not in MODELS:
+        from ._sampled import resolve_model
+
+        if ":" not in model:
+            raise UsageError(
+                f"--model {model}: use one of {', '.join(MODELS)}, or an import "
+                "path package.module:Class"
+            )
+        try:
+            return resolve_model(model, params or {}, sampled=sampled)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     module, cls, defaults = MODELS[model]
     try:
         estimator = getattr(importlib.import_module(module), cls)(**defaults)
@@ -220,7 +234,7 @@ def _read_csv(path):
     return Table(X, list(names), categorical)
 
 
-def prepare_model(model, params, table, *, preprocess=True):
+def prepare_model(model, params, table, *, preprocess=True, sampled=None):
     """The estimator to score ``table`` with, and what was done, as text.
 
     Categorical columns get a one-hot encoding and numeric ones standard
@@ -231,7 +245,7 @@ def prepare_model(model, params, table, *, preprocess=True):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    estimator = make_estimator(model, params)
+    estimator = make_estimator(model, params, sampled)
     notes, steps = [], []
     cat_names = [table.names[j] for j in table.categorical]
     if table.categorical and not preprocess:
@@ -590,6 +604,7 @@ def _demo(args):
 def _score(args):
     from ._report import (
         EXPLANATION,
+        copies_lines,
         format_summary,
         per_sample_columns,
         summary,
@@ -609,7 +624,7 @@ def _score(args):
             )
         params["checkpoints"] = args.checkpoints
     estimator, notes = prepare_model(
-        args.model, params, table, preprocess=args.preprocess
+        args.model, params, table, preprocess=args.preprocess, sampled=args.sampled
     )
     try:
         estimator_checkpoints(estimator)
@@ -647,6 +662,8 @@ def _score(args):
     sidecar = out.with_suffix(".json")
     write_settings(sidecar, settings, {args.model: facts})
     lines = format_summary(args.model, scorer, facts, columns)
+    if args.report:
+        lines += copies_lines(scorer)
     print()
     print("\n".join(lines))
     print(f"\n[skmem] scores written to {out}, settings and summary to {sidecar}")
@@ -770,7 +787,17 @@ def build_parser():
         "data", help="a .npy, .npz or .csv file (CSV: numeric and text columns)"
     )
     score.add_argument(
-        "--model", choices=list(MODELS), default="kde", help="(default kde)"
+        "--model",
+        default="kde",
+        help=f"{', '.join(MODELS)} (default kde), or your generator or density "
+        "as an import path package.module:Class",
+    )
+    score.add_argument(
+        "--sampled",
+        action="store_true",
+        default=None,
+        help="score --model through its samples (SampledDensity); automatic "
+        "for a model with sample but no score_samples",
     )
     score.add_argument(
         "--param",

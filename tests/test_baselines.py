@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from skmem.baselines import compare_scores, nearest_neighbor_distance_ratio
+from skmem.baselines import (
+    closest_record_distances,
+    compare_scores,
+    data_copying_test,
+    nearest_neighbor_distance_ratio,
+)
 
 
 def test_distance_ratio_against_brute_force():
@@ -53,3 +58,117 @@ def test_compare_scores():
     assert compare_scores(a, a, top_k=7).top_k_overlap == 1.0
     with pytest.raises(ValueError, match="same samples"):
         compare_scores(a, a[:10])
+
+
+# -- the data-copying test (Meehan et al. 2020) ---------------------------------
+
+
+def _brute_force_c_t(X_train, X_generated, X_test, labels, tau):
+    """C_T from its definition: pair counts for U, brute-force distances."""
+    n_cells = labels["train"].max() + 1
+    z, weights, kept = np.zeros(n_cells), np.zeros(n_cells), np.zeros(n_cells, bool)
+    for cell in range(n_cells):
+        train = X_train[labels["train"] == cell]
+        gen = X_generated[labels["generated"] == cell]
+        test = X_test[labels["test"] == cell]
+
+        def nearest(a, train=train):
+            return np.sqrt(((a[:, None] - train[None]) ** 2).sum(-1)).min(1)
+
+        weights[cell] = len(test) / len(X_test)
+        kept[cell] = len(gen) / len(X_generated) > tau
+        if len(gen):
+            lq, lp = nearest(gen), nearest(test)
+            u = (lq[:, None] > lp[None]).sum() + 0.5 * (lq[:, None] == lp[None]).sum()
+            m, n = len(lq), len(lp)
+            z[cell] = (u - (n * m / 2 - 0.5)) / np.sqrt(n * m * (n + m + 1) / 12)
+    return (weights[kept] @ z[kept]) / weights[kept].sum(), z, weights, kept
+
+
+def test_data_copying_test_against_its_definition():
+    rng = np.random.RandomState(3)
+    X_train, X_test = rng.normal(size=(300, 2)), rng.normal(size=(200, 2))
+    # Half copies with a little noise, half fresh samples, a sparse corner.
+    X_generated = np.vstack(
+        [
+            X_train[:100] + 0.01 * rng.normal(size=(100, 2)),
+            rng.normal(size=(100, 2)),
+        ]
+    )
+    result = data_copying_test(X_train, X_generated, X_test, n_cells=4, tau=0.05)
+    expected, z, weights, kept = _brute_force_c_t(
+        X_train, X_generated, X_test, result.cell_labels, 0.05
+    )
+    assert result.statistic == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(result.cell_statistics, z, rtol=1e-12)
+    np.testing.assert_allclose(result.cell_weights, weights)
+    np.testing.assert_array_equal(result.kept_cells, kept)
+    assert result.statistic < -3  # copies sit closer than fresh data
+    counts = result.cell_counts
+    assert counts["train"].sum() == 300 and counts["test"].sum() == 200
+
+
+def test_data_copying_test_drops_thin_cells():
+    rng = np.random.RandomState(4)
+    # Two far clusters; the generator only covers the first one, plus 3
+    # stray samples in the second: with tau = 10 / 100 that cell is dropped.
+    X_train = np.vstack([rng.normal(size=(100, 2)), 20 + rng.normal(size=(100, 2))])
+    X_test = np.vstack([rng.normal(size=(50, 2)), 20 + rng.normal(size=(50, 2))])
+    X_generated = np.vstack([X_train[:97] + 1e-3, 20 + rng.normal(size=(3, 2))])
+    result = data_copying_test(
+        X_train, X_generated, X_test, n_cells=2, tau=0.1, random_state=0
+    )
+    copied = result.cell_labels["train"][0]
+    assert result.kept_cells.tolist() == [c == copied for c in range(2)]
+    assert result.statistic == pytest.approx(result.cell_statistics[copied])
+    with pytest.raises(ValueError, match="No cell holds more than tau"):
+        data_copying_test(X_train, X_generated, X_test, n_cells=2, tau=0.99)
+    with pytest.raises(ValueError, match="has no test samples"):
+        data_copying_test(X_train, X_generated, X_test[:50], n_cells=2, random_state=0)
+    with pytest.raises(ValueError, match="X_test has 3 features"):
+        data_copying_test(X_train, X_generated, np.zeros((5, 3)))
+
+
+@pytest.mark.parametrize(
+    "sigma, theirs", [(0.001, -17.3), (0.03, -3.6), (0.2, 1.6), (1.0, 9.9)]
+)
+def test_data_copying_test_reproduces_meehan_moons(sigma, theirs):
+    # Their moons_experiments.py: 2,000 training, 1,000 test and 1,000
+    # generated points, noise 0.2, no scaling, 5 k-means cells, tau = 20 / m,
+    # a KDE generator of bandwidth sigma; their C_T averaged over 3 seeds.
+    from sklearn.datasets import make_moons
+    from sklearn.neighbors import KernelDensity
+
+    stats = []
+    for seed in range(3):
+        T, _ = make_moons(2000, noise=0.2, random_state=seed)
+        Pn, _ = make_moons(1000, noise=0.2, random_state=100 + seed)
+        Qm = KernelDensity(bandwidth=sigma).fit(T).sample(1000, random_state=200 + seed)
+        stats.append(data_copying_test(T, Qm, Pn, random_state=seed).statistic)
+    assert abs(np.mean(stats) - theirs) <= 1.5
+
+
+# -- per-record closest records ----------------------------------------------
+
+
+def test_closest_record_distances_against_brute_force():
+    rng = np.random.RandomState(5)
+    X_train = rng.normal(size=(150, 3))
+    X_generated = np.vstack([rng.normal(size=(200, 3)), X_train[:4]])  # 4 copies
+    X_holdout = rng.normal(size=(90, 3))
+    d_gen = np.sqrt(((X_train[:, None] - X_generated[None]) ** 2).sum(-1))
+    d_hold = np.sqrt(((X_train[:, None] - X_holdout[None]) ** 2).sum(-1)).min(1)
+    expected_count = (d_gen < d_hold[:, None]).sum(1)
+    for options in ({}, {"working_memory": 0.001, "n_jobs": 2}):
+        result = closest_record_distances(X_train, X_generated, X_holdout, **options)
+        np.testing.assert_allclose(result.distance_to_generated, d_gen.min(1))
+        np.testing.assert_array_equal(result.nearest_generated, d_gen.argmin(1))
+        np.testing.assert_allclose(result.distance_to_holdout, d_hold, rtol=1e-12)
+        np.testing.assert_array_equal(result.n_closer, expected_count)
+    assert np.isinf(result.ratio[:4]).all() and (result.n_closer[:4] >= 1).all()
+    np.testing.assert_allclose(
+        result.ratio[4:],
+        nearest_neighbor_distance_ratio(X_train, X_generated, X_holdout)[4:],
+    )
+    with pytest.raises(ValueError, match="X_holdout has 2 features"):
+        closest_record_distances(X_train, X_generated, np.zeros((3, 2)))

@@ -28,12 +28,14 @@ the fast engines in the registry's order and takes the first that applies;
 
 from .generic import GenericEngine
 from .kde import KernelDensityEngine
+from .sampled import SampledDensityEngine
 from .torch_ensemble import TorchEnsembleEngine
 
 __all__ = [
     "ENGINES",
     "GenericEngine",
     "KernelDensityEngine",
+    "SampledDensityEngine",
     "TorchEnsembleEngine",
     "select_engine",
 ]
@@ -41,7 +43,12 @@ __all__ = [
 #: Every engine by name; the fast ones in the order ``engine="auto"`` tries them.
 ENGINES = {
     engine.name: engine
-    for engine in (KernelDensityEngine, TorchEnsembleEngine, GenericEngine)
+    for engine in (
+        KernelDensityEngine,
+        TorchEnsembleEngine,
+        SampledDensityEngine,
+        GenericEngine,
+    )
 }
 
 

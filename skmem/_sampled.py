@@ -1,0 +1,495 @@
+"""SampledDensity: a density for generators that can sample but give no likelihood.
+
+GANs, table synthesizers and diffusion samplers run as black boxes have
+``fit`` and ``sample`` but no ``score_samples``. :class:`SampledDensity` trains
+the generator, draws ``n_samples`` from it, and scores rows under a density
+fitted on those samples, so that :class:`~skmem.MemorizationScorer` can compare
+models that trained on a record with models that held it out.
+
+The default density is a gaussian KDE of the samples with a bandwidth set by
+a rule from the data's scale and ``n_samples`` (not by cross-validation on the
+samples, which would pick a different bandwidth for every fold model), and its
+log-density is computed with the exact kernel sums of the KDE engine.
+"""
+
+import importlib
+import inspect
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._memory import budget_bytes, rows_per_block
+from ._splits import MAX_SEED
+from .engines.generic import set_random_states
+from .engines.kde import _exp_shifted, _log_kernel_block, _Points, log_kernel_norm
+
+__all__ = [
+    "GaussianKDE",
+    "SampledDensity",
+    "draw_samples",
+    "resolve_model",
+    "robust_scale",
+    "with_fixed_bandwidth",
+]
+
+
+def robust_scale(X):
+    """One scale for an isotropic kernel: the median over features of
+    ``min(std, IQR / 1.349)`` (Silverman's robust spread), 1.0 when it is 0.
+
+    A handful of outliers move it by O(1/n), whichever fold they are in.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(axis=0)
+    q75, q25 = np.percentile(X, [75, 25], axis=0)
+    iqr = (q75 - q25) / 1.349
+    spread = np.where(iqr > 0, np.minimum(std, iqr), std)
+    scale = float(np.median(spread)) if spread.size else 0.0
+    return scale if scale > 0 and math.isfinite(scale) else 1.0
+
+
+def scott_bandwidth(X, n_samples):
+    """Scott's rule for an isotropic gaussian KDE on ``n_samples`` points in
+    the space of ``X``: ``robust_scale(X) * n_samples ** (-1 / (d + 4))``."""
+    d = np.asarray(X).shape[1]
+    return robust_scale(X) * n_samples ** (-1.0 / (d + 4))
+
+
+def draw_samples(generator, n_samples, seed):
+    """``generator.sample(n_samples)`` as a float array, seeded by ``seed``.
+
+    ``seed`` is passed as ``random_state`` when ``sample`` takes one (scikit-learn's
+    KernelDensity, skmem's VAEDensity); otherwise the generator samples from its
+    own state (GaussianMixture uses its ``random_state`` parameter). A tuple
+    ``(X, labels)`` (GaussianMixture) gives its first element.
+    """
+    try:
+        takes_seed = "random_state" in inspect.signature(generator.sample).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signature
+        takes_seed = False
+    if takes_seed:
+        samples = generator.sample(n_samples, random_state=int(seed))
+    else:
+        samples = generator.sample(n_samples)
+    if isinstance(samples, tuple):
+        samples = samples[0]
+    samples = check_array(samples, dtype=np.float64, input_name="generated samples")
+    if len(samples) != n_samples:
+        raise ValueError(
+            f"{type(generator).__name__}.sample({n_samples}) returned "
+            f"{len(samples)} rows; it must return n_samples rows."
+        )
+    return samples
+
+
+def gaussian_kde_log_density(X, centers, bandwidth, *, n_jobs=None):
+    """Exact ``log (1/m) sum_j N(x; c_j, h^2 I)`` for every row of ``X``.
+
+    Kernel sums in log space with a shift per row (so isolated rows are exact),
+    in row blocks within a quarter of scikit-learn's ``working_memory``; no
+    ``len(X) x m`` matrix is held.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    centers = np.asarray(centers, dtype=np.float64)
+    m, d = centers.shape
+    center = centers.mean(axis=0)
+    query = _Points(X, center, bandwidth)
+    train = _Points(centers, center, bandwidth)
+    offset = log_kernel_norm(bandwidth, d, "gaussian") - math.log(m)
+    block = rows_per_block(8 * m, len(X), budget=budget_bytes(0.25))
+    out = np.empty(len(X))
+    for start in range(0, len(X), block):
+        stop = min(start + block, len(X))
+        log_k = _log_kernel_block(query.left[start:stop], train, "gaussian")
+        terms, shift = _exp_shifted(log_k, compact=False)
+        with np.errstate(divide="ignore"):
+            out[start:stop] = np.log(terms.sum(axis=1)) + shift[:, 0] + offset
+    return out
+
+
+class GaussianKDE(BaseEstimator):
+    """Gaussian kernel density with a fixed bandwidth, by exact kernel sums.
+
+    The default density of :class:`SampledDensity`; unlike scikit-learn's
+    tree-based :class:`~sklearn.neighbors.KernelDensity` it keeps the tiny
+    densities of rows far from every sample exact.
+
+    Parameters
+    ----------
+    bandwidth : float
+    """
+
+    _parameter_constraints: dict = {
+        "bandwidth": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, bandwidth=1.0):
+        self.bandwidth = bandwidth
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Keep the samples ``X`` as the kernel centres."""
+        self.samples_ = validate_data(self, X, dtype=np.float64)
+        return self
+
+    def score_samples(self, X):
+        """Exact log-density of each row of ``X``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return gaussian_kde_log_density(X, self.samples_, self.bandwidth)
+
+
+def with_fixed_bandwidth(estimator, X):
+    """``estimator`` (a SampledDensity) with its default density's bandwidth
+    fixed from all of ``X``, so that every fold model uses the same one."""
+    X = check_array(X, dtype=np.float64)
+    h = scott_bandwidth(X, estimator.n_samples)
+    return clone(estimator).set_params(density=GaussianKDE(bandwidth=h))
+
+
+class SampledDensity(BaseEstimator):
+    """Density of a generator that can only sample, from its samples.
+
+    ``fit`` trains ``generator`` on X, draws ``n_samples`` rows from it, and
+    fits ``density`` on them; :meth:`score_samples` is that density. Any
+    generator with ``fit(X)`` and ``sample(n_samples)`` works:
+    :class:`~sklearn.mixture.GaussianMixture`,
+    :class:`~sklearn.neighbors.KernelDensity`, :class:`skmem.VAEDensity`, or a
+    GAN or synthetic-data library's model behind an adapter of a few lines (a
+    class with ``fit`` and ``sample`` that returns a numeric array). Wrapped in
+    :class:`~skmem.MemorizationScorer`, it gives every record a memorization
+    score from samples alone.
+
+    Parameters
+    ----------
+    generator : object with ``fit`` and ``sample``
+        Cloned and trained in :meth:`fit`. ``sample(n)`` must return an array of
+        ``n`` rows (or a tuple whose first element is one); it is passed
+        ``random_state`` when it accepts one.
+    n_samples : int, default=10_000
+        Samples drawn from the trained generator. The density of the samples
+        differs from the generator's by sampling noise of relative size about
+        ``1 / sqrt(n_samples * density * h^d)``, so rare regions need many.
+    density : estimator with ``fit`` and ``score_samples``, default=None
+        Fitted on the samples. None means a gaussian kernel density with
+        bandwidth ``h = s * n_samples ** (-1 / (d + 4))`` (Scott's rule), where
+        ``s`` is the median over features of ``min(std, IQR / 1.349)`` of the
+        training data; its log-density is computed by exact kernel sums.
+        Models that trained on a record and models that held it out must use
+        the same bandwidth (one chosen per model, say by cross-validation on
+        its samples, would differ between them and bias the score): under
+        :class:`~skmem.MemorizationScorer` the ``"sampled"`` engine computes
+        the rule once from all the training data and gives every fold model
+        that bandwidth. Fitted alone (or with ``engine="generic"``) the rule
+        uses the rows passed to ``fit``. For a bandwidth of your own pass
+        ``KernelDensity(bandwidth=h)``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the generator's training (every ``random_state`` parameter of a
+        clone of it is set from it; None leaves the generator's own) and its
+        sampling. Under :class:`~skmem.MemorizationScorer` each fold model gets
+        its own seed, so its generator and its samples depend only on it.
+
+    Attributes
+    ----------
+    generator_ : object
+        The trained generator.
+    samples_ : ndarray of shape (n_samples, n_features)
+        The samples the density was fitted on.
+    density_ : estimator
+        The fitted density of the samples.
+    bandwidth_ : float or None
+        The density's ``bandwidth``, where it has one.
+    n_features_in_ : int
+
+    Notes
+    -----
+    The score of a record under this density is smoothed twice: by the
+    generator, and by the kernel. A generator that copies a record puts a
+    spike on it, and the kernel spreads the spike over a width ``h``: the
+    memorization score is then about ``log(1 + c / (n_samples * p_out(x) *
+    (2 pi h^2)^(d/2)))`` for ``c`` copies, large where the record is atypical
+    (``p_out`` small) and lower than the generator's own likelihood would give,
+    a bias towards 0 that shrinks with ``n_samples``. A generator that ignores
+    its data gives in- and out-models the same density and scores near 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.mixture import GaussianMixture
+    >>> from skmem import SampledDensity
+    >>> X = np.random.RandomState(0).normal(size=(200, 2))
+    >>> model = SampledDensity(GaussianMixture(2), n_samples=2000, random_state=0)
+    >>> model.fit(X).samples_.shape
+    (2000, 2)
+    >>> bool(model.score_samples(np.zeros((1, 2)))[0] > model.score_samples(
+    ...     np.full((1, 2), 5.0))[0])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "generator": [HasMethods(["fit", "sample"])],
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "density": [HasMethods(["fit", "score_samples"]), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, generator, *, n_samples=10_000, density=None, random_state=None):
+        self.generator = generator
+        self.n_samples = n_samples
+        self.density = density
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Train the generator on X, sample from it, and fit the density.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SampledDensity
+        """
+        X = validate_data(self, X, dtype=np.float64)
+        rng = check_random_state(self.random_state)
+        fit_seed, sample_seed = rng.randint(MAX_SEED, size=2)
+        generator = clone(self.generator, safe=False)
+        if self.random_state is not None:
+            generator = set_random_states(generator, int(fit_seed))
+        generator.fit(X)
+        if "random_state" not in _sample_parameters(generator):
+            # It samples from its own state; seed it for the samples too.
+            if self.random_state is not None:
+                set_random_states(generator, int(sample_seed))
+        samples = draw_samples(generator, self.n_samples, sample_seed)
+        if samples.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"{type(generator).__name__}.sample returned rows of "
+                f"{samples.shape[1]} features; the data has {X.shape[1]}."
+            )
+        self.generator_ = generator
+        self.samples_ = samples
+        density = self.density
+        if density is None:
+            density = GaussianKDE(bandwidth=scott_bandwidth(X, self.n_samples))
+        self.density_ = clone(density).fit(samples)
+        self.bandwidth_ = getattr(self.density_, "bandwidth", None)
+        return self
+
+    def score_samples(self, X):
+        """Log-density of each row of X under the density of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_rows,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return np.asarray(self.density_.score_samples(X), dtype=np.float64)
+
+    def score(self, X, y=None):
+        """Mean log-density of the rows of X."""
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw new samples from the trained generator.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            Passed on when the generator's ``sample`` takes it.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        seed = check_random_state(random_state).randint(MAX_SEED)
+        return draw_samples(self.generator_, n_samples, seed)
+
+
+def _sample_parameters(generator):
+    try:
+        return inspect.signature(generator.sample).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return {}
+
+
+def _parse_value(text):
+    """A ``--param`` value: Python literal where it is one, else the string."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def resolve_model(spec, params=(), *, sampled=None):
+    """Build the estimator named by an import path, ``package.module:Class``.
+
+    Parameters
+    ----------
+    spec : str
+        ``"package.module:Class"`` (a class or a factory function).
+    params : iterable of str or dict
+        ``"key=value"`` strings (values are read as Python literals where they
+        are one: ``epochs=10``, ``lr=1e-3``, ``hidden=(64, 64)``, else kept as
+        strings) or a dict, passed as keyword arguments.
+    sampled : bool or None, default=None
+        Wrap the model in :class:`SampledDensity`. None wraps it when it has
+        ``sample`` but no ``score_samples``.
+
+    Returns
+    -------
+    estimator : object
+
+    Examples
+    --------
+    >>> from skmem._sampled import resolve_model
+    >>> resolve_model("sklearn.mixture:GaussianMixture", ["n_components=3"])
+    GaussianMixture(n_components=3)
+    >>> resolve_model("sklearn.mixture:GaussianMixture", sampled=True)
+    SampledDensity(generator=GaussianMixture())
+    """
+    module_name, sep, attr = str(spec).partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(
+            f"--model {spec!r} is not an import path; write it as "
+            "package.module:Class, e.g. sklearn.mixture:GaussianMixture."
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(
+            f"--model {spec!r}: cannot import {module_name!r} ({exc}). Is the "
+            "package installed, or its directory on PYTHONPATH?"
+        ) from exc
+    target = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ValueError(f"--model {spec!r}: {module_name!r} has no {attr!r}.")
+        target = getattr(target, part)
+    if isinstance(params, dict):
+        kwargs = dict(params)
+    else:
+        kwargs = {}
+        for item in params:
+            key, eq, value = str(item).partition("=")
+            if not eq or not key.strip():
+                raise ValueError(f"--param {item!r} must be key=value, e.g. epochs=10.")
+            kwargs[key.strip()] = _parse_value(value.strip())
+    try:
+        model = target(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"--model {spec!r} with {kwargs}: {exc}") from exc
+    has_score = hasattr(model, "score_samples")
+    has_sample = hasattr(model, "sample")
+    if sampled is None:
+        sampled = has_sample and not has_score
+    if sampled:
+        if not (hasattr(model, "fit") and has_sample):
+            raise ValueError(
+                f"--sampled needs a model with fit and sample; {spec} has "
+                f"{'no fit' if not hasattr(model, 'fit') else 'no sample'}."
+            )
+        return SampledDensity(model)
+    if not (hasattr(model, "fit") and has_score):
+        raise ValueError(
+            f"{spec} has no fit and score_samples (or fit and sample, for "
+            "--sampled); it cannot be scored."
+        )
+    return model
+
+
+def _fold_models(scorer):
+    """The scorer's fitted fold models, refitted from their seeds where the
+    engine kept none (the exact KDE engine)."""
+    models = getattr(scorer, "estimators_", None)
+    if models is not None:
+        return models
+    base = scorer._base_estimator()
+    X = scorer._fit_X
+    return [
+        set_random_states(clone(base, safe=False), int(seed)).fit(
+            _safe_indexing(X, np.flatnonzero(train))
+        )
+        for train, seed in zip(scorer.train_masks_, scorer.seeds_, strict=True)
+    ]
+
+
+def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=None):
+    """The data-copying test and the closest records of every fold model.
+
+    Model ``k`` gives its training rows, ``n_generated`` of its samples and its
+    held-out rows to :func:`~skmem.baselines.data_copying_test` and to
+    :func:`~skmem.baselines.closest_record_distances`; per record, the
+    closest-record figures are averaged over the models that trained on it.
+    """
+    from .baselines import closest_record_distances, data_copying_test
+
+    check_is_fitted(scorer)
+    models = _fold_models(scorer)
+    missing = [type(m).__name__ for m in models if not hasattr(m, "sample")]
+    if missing:
+        raise ValueError(
+            f"The data-copying test needs samples; {missing[0]} has no sample "
+            "method. Wrap a generator in SampledDensity, or use an estimator that "
+            "samples (KernelDensity, GaussianMixture, VAEDensity)."
+        )
+    X = check_array(scorer._fit_X, dtype=np.float64)
+    if random_state is None:
+        seeds = scorer.seeds_
+    else:
+        seeds = check_random_state(random_state).randint(MAX_SEED, size=len(models))
+    n, d = X.shape
+    statistics = np.empty(len(models))
+    cells = []
+    distance = np.zeros(n)
+    n_closer = np.zeros(n)
+    closest = np.full((n, d), np.nan)
+    closest_distance = np.full(n, np.inf)
+    for k, model in enumerate(models):
+        # A seed for the samples other than the model's own training seed.
+        seed = np.random.RandomState(seeds[k]).randint(MAX_SEED)
+        generated = draw_samples(model, n_generated, seed)
+        train, test = scorer.train_masks_[k], scorer.test_masks_[k]
+        result = data_copying_test(
+            X[train], generated, X[test], n_cells=n_cells, tau=tau, random_state=seed
+        )
+        statistics[k] = result.statistic
+        cells.append(result)
+        records = closest_record_distances(X[train], generated, X[test])
+        distance[train] += records.distance_to_generated
+        n_closer[train] += records.n_closer
+        # The closest sample over the models that trained on each record.
+        rows = np.flatnonzero(train)
+        closer = records.distance_to_generated < closest_distance[rows]
+        closest_distance[rows[closer]] = records.distance_to_generated[closer]
+        closest[rows[closer]] = generated[records.nearest_generated[closer]]
+    n_in = scorer.train_masks_.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance /= n_in
+        n_closer /= n_in
+    return Bunch(
+        statistic=float(np.mean(statistics)),
+        statistics=statistics,
+        cells=cells,
+        distance_to_generated=distance,
+        n_closer=n_closer,
+        closest_generated=closest,
+        closest_distance=closest_distance,
+    )
