@@ -346,7 +346,7 @@ class VAEDensity(TorchDensity):
                 out[mask] = TorchDensity._score_with(scorer, X[mask], module)
         return out
 
-    def _fit_ensemble_curve(self, X, train_indices, seeds, *, log_prefix=""):
+    def _fit_ensemble_curve(self, X, train_indices, seeds, **kwargs):
         # The batched engine: every row under every model with the seen rows'
         # samples, then the rows each model did not see again, with its own.
         n_seen = self._split_samples()
@@ -355,7 +355,7 @@ class VAEDensity(TorchDensity):
             n_importance_samples_seen=None,
         )
         members, rows = TorchDensity._fit_ensemble_curve(
-            fast, X, train_indices, seeds, log_prefix=log_prefix
+            fast, X, train_indices, seeds, **kwargs
         )
         X = check_array(X, dtype=[np.float64, np.float32])
         fingerprints = row_fingerprints(X)
