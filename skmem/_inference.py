@@ -276,13 +276,19 @@ class SampleInference:
     contrast_pvalues: np.ndarray  # the moderated t test of the contrast
     rank_pvalues: np.ndarray  # the within-repeat rank test (NaN without one)
     notes: list  # why samples were filled in or left untested, for verbose
+    ranks: "RepeatRanks | None" = None
 
     def threshold_pvalues(self, threshold):
-        """One-sided p-values of "memorization above ``threshold`` nats"."""
+        """One-sided p-values of "memorization above ``threshold`` nats": the
+        t test of the contrast and, with ranks, the rank test at that shift,
+        combined as the default test combines them."""
         with np.errstate(divide="ignore", invalid="ignore"):
             statistic = (self.contrast - threshold) / self.contrast_std
-        pvalues = _t_sf(statistic, self.df)
-        return np.where(np.isfinite(statistic), pvalues, np.nan)
+        pvalues = np.where(np.isfinite(statistic), _t_sf(statistic, self.df), np.nan)
+        if self.ranks is None:
+            return pvalues
+        rank_p = self.ranks.pvalues(threshold, 0.0)
+        return np.where(np.isnan(pvalues), rank_p, cauchy_combination(pvalues, rank_p))
 
 
 def in_model_log_variance(log_likelihoods, train_masks):
@@ -335,6 +341,11 @@ def sample_inference(
     notes += [f"tested contrast: {note}" for note in contrast_notes]
     std, contrast_std = np.sqrt(score_var), np.sqrt(contrast_var)
     with_ci = np.isfinite(scores) & np.isfinite(std)
+    if not with_ci.all():
+        notes.append(
+            f"{(~with_ci).sum()} samples have no interval: their score or its "
+            "standard error is not finite"
+        )
     if with_ci.any():
         half = stats.t.ppf(0.5 + level / 2, min(score_df, 1e12)) * std[with_ci]
         ci[with_ci] = scores[with_ci, None] + np.column_stack([-half, half])
@@ -374,6 +385,7 @@ def sample_inference(
         contrast_pvalues=contrast_p,
         rank_pvalues=rank_p,
         notes=notes,
+        ranks=ranks,
     )
 
 

@@ -178,3 +178,14 @@ def test_heavy_tailed_outliers_are_flagged():
     inference = scorer._inference
     assert (inference.contrast_pvalues[300:] > 0.001).any()
     assert (inference.rank_pvalues[300:] < 0.001).all()
+
+
+def test_threshold_test_is_calibrated_at_the_threshold():
+    # Every sample memorized by exactly 2 nats: the test of "more than 2 nats"
+    # is at its null (p-values near uniform), that of "more than 0" is not.
+    scorer = _planted(np.full(300, 2.0), 11)
+    p = scorer._inference.threshold_pvalues(2.0)
+    assert abs((p < 0.05).mean() - 0.05) < 0.035
+    assert abs((p < 0.5).mean() - 0.5) < 0.1
+    assert scorer.memorized(threshold=2.0).sum() <= 1
+    assert scorer.memorized(threshold=0.0).mean() > 0.9
