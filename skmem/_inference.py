@@ -42,8 +42,9 @@ Pure numpy/scipy on the log-likelihood matrix, the masks and the scores, like
    combination (Liu & Xie 2020), valid under any dependence between them: it is
    near the smaller one when the other is not small, and below both when both
    are.
-4. ``threshold=t`` tests ``M_i > t`` instead: ``(M_i - t) / se_i`` against t
-   with ``d0 + d`` degrees of freedom.
+4. ``threshold=t`` tests "the mean contrast exceeds ``t``" instead:
+   ``(C_i - t) / se_i`` against t with ``d0 + d`` degrees of freedom, combined
+   in the same way with the rank test at the shift ``t``.
 5. Flags control the false-discovery rate with Benjamini-Hochberg.
 """
 
@@ -220,27 +221,27 @@ def cauchy_combination(*pvalues):
 
 @dataclass
 class RepeatRanks:
-    """Per repeat, each sample's out-model log-likelihood and its in-model ones."""
+    """Each sample's out-model log-likelihood ranked among its in-model ones,
+    per repeat. Holds the scorer's arrays (references, not copies)."""
 
-    outs: list  # per repeat, (n_samples,)
-    ins: list  # per repeat, (K_r - 1, n_samples), +inf where not an in-model
+    log_likelihoods: np.ndarray
+    train_masks: np.ndarray
+    test_masks: np.ndarray
+    groups: list
     null: np.ndarray  # pmf of the sum over repeats of the ranks minus one
 
     @classmethod
     def from_plan(cls, log_likelihoods, train_masks, test_masks, groups):
         """None unless every sample has one out-model and ``K_r - 1`` in-models
         in every repeat (KFold without gaps)."""
-        outs, ins, null = [], [], np.ones(1)
+        null = np.ones(1)
         for models in groups:
-            train, test = train_masks[models], test_masks[models]
-            n_in = train.sum(axis=0)
-            if (test.sum(axis=0) != 1).any() or (n_in != len(models) - 1).any():
+            if (test_masks[models].sum(axis=0) != 1).any() or (
+                train_masks[models].sum(axis=0) != len(models) - 1
+            ).any():
                 return None
-            values = log_likelihoods[models]
-            outs.append(np.where(test, values, 0.0).sum(axis=0))
-            ins.append(np.where(train, values, np.inf))
             null = np.convolve(null, np.full(len(models), 1.0 / len(models)))
-        return cls(outs, ins, null)
+        return cls(log_likelihoods, train_masks, test_masks, groups, null)
 
     def pvalues(self, mu0, tau, n_nodes=40):
         """One-sided mid-p of the sum of ranks, the shift integrated over the bulk."""
@@ -250,13 +251,17 @@ class RepeatRanks:
         else:
             shifts, weights = np.array([mu0]), np.ones(1)
         below = np.cumsum(self.null) - self.null / 2  # mid-p: P(S < s) + P(S = s) / 2
-        pvalues = np.zeros(len(self.outs[0]))
+        repeats = [
+            (
+                np.where(self.train_masks[m], self.log_likelihoods[m], np.inf),
+                np.where(self.test_masks[m], self.log_likelihoods[m], 0.0).sum(0),
+            )
+            for m in self.groups
+        ]
+        pvalues = np.zeros(self.log_likelihoods.shape[1])
         with np.errstate(invalid="ignore"):
             for shift, weight in zip(shifts, weights, strict=True):
-                rank = sum(
-                    (values <= out + shift).sum(axis=0)
-                    for values, out in zip(self.ins, self.outs, strict=True)
-                )
+                rank = sum((ins <= out + shift).sum(axis=0) for ins, out in repeats)
                 pvalues += weight * below[rank]
         return np.clip(pvalues, 0.0, 1.0)
 

@@ -150,8 +150,10 @@ class MemorizationScorer(BaseEstimator):
     memorization_pvalues_ : ndarray of shape (n_samples,)
         One-sided p-value that sample ``i`` is memorized beyond the bulk of
         the samples (a shift shared by all samples, such as overfitting, is not
-        memorization). NaN with fewer than 3 repeats, and where the score is
-        not finite. See :meth:`memorized` and the user guide.
+        memorization): a moderated t test of the mean per-repeat contrast and
+        an exact within-repeat rank test, combined. NaN with fewer than 3
+        repeats, and where neither test is possible. See :meth:`memorized` and
+        the user guide.
     reliability_ : float
         Split-half reliability of the ranking of samples: the Spearman
         correlation between M from the first and from the second half of the
