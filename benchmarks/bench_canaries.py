@@ -8,7 +8,9 @@ the membership audit, and the paper's aggregate against the matched one on the
 same log-likelihoods.
 
     python benchmarks/bench_canaries.py [--epochs 100] [--max-repeats 6]
-        [--figure flagged.png]
+        [--repeats 3] [--figure flagged.png]
+
+``--repeats`` fixes the number of repeats instead of ``"auto"``.
 
 ``--figure`` draws the flagged digits next to random unflagged ones, to see
 whether they are atypical.
@@ -30,6 +32,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--max-repeats", type=int, default=6)
     parser.add_argument("--target", type=float, default=0.8)
+    parser.add_argument("--repeats", type=int, help="fixed n_repeats, not auto")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--figure", help="PNG of the flagged digits")
     args = parser.parse_args()
@@ -49,7 +52,7 @@ def main():
     scorer = MemorizationScorer(
         vae,
         cv=10,
-        n_repeats="auto",
+        n_repeats="auto" if args.repeats is None else args.repeats,
         target_reliability=args.target,
         max_repeats=args.max_repeats,
         n_jobs=args.n_jobs,
@@ -68,6 +71,14 @@ def main():
         f"{scorer.reliability_:.2f}"
     )
     print(f"canaries flagged at FDR 0.05: {flagged[is_canary].sum()} of 20")
+    from skmem._inference import fdr_mask
+
+    for name in ("contrast", "rank"):
+        alone = fdr_mask(getattr(scorer._inference, f"{name}_pvalues"), 0.05)
+        print(
+            f"  by the {name} test alone: {alone[is_canary].sum()} of 20 canaries, "
+            f"{alone[~is_canary].sum()} digits"
+        )
     print(
         f"other samples flagged: {others.sum()} of {(~is_canary).sum()} "
         f"({100 * others.mean():.2f} %)"

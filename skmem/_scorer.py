@@ -21,18 +21,9 @@ from sklearn.utils.validation import (
 from ._aggregate import _AGGREGATES, _in_out, scores_from_in_out, warn_missing
 from ._audit import DELTA, PRIORS, membership_audit
 from ._cache import ModelCache
-from ._inference import (
-    fdr_mask,
-    in_model_log_variance,
-    jackknife_std,
-    sample_inference,
-)
+from ._inference import fdr_mask, jackknife_std, repeated_inference
 from ._memory import available_bytes
-from ._reliability import (
-    per_repeat_scores,
-    repeat_groups,
-    split_half_reliability,
-)
+from ._reliability import repeat_groups, split_half_reliability
 from ._rows import check_no_missing, mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import ENGINES, select_engine
@@ -159,8 +150,10 @@ class MemorizationScorer(BaseEstimator):
     memorization_pvalues_ : ndarray of shape (n_samples,)
         One-sided p-value that sample ``i`` is memorized beyond the bulk of
         the samples (a shift shared by all samples, such as overfitting, is not
-        memorization). NaN with fewer than 3 repeats, and where the score is
-        not finite. See :meth:`memorized` and the user guide.
+        memorization): a moderated t test of the mean per-repeat contrast and
+        an exact within-repeat rank test, combined. NaN with fewer than 3
+        repeats, and where neither test is possible. See :meth:`memorized` and
+        the user guide.
     reliability_ : float
         Split-half reliability of the ranking of samples: the Spearman
         correlation between M from the first and from the second half of the
@@ -501,13 +494,10 @@ class MemorizationScorer(BaseEstimator):
                 log_likelihoods, *masks, groups, self.aggregate
             )
         if n_repeats is not None and n_repeats >= MIN_REPEATS_FOR_TESTS:
-            contrasts = per_repeat_scores(log_likelihoods, *masks, groups, "mean")
-            inference = sample_inference(
-                scores,
-                std,
-                contrasts,
-                in_model_log_variance(log_likelihoods, plan.train_masks),
-            )
+            inference = repeated_inference(scores, std, log_likelihoods, *masks, groups)
+            if self.verbose:
+                for note in inference.notes:
+                    print(f"[MemorizationScorer] {note}.", flush=True)
         elif self.verbose:
             missing = "memorization_ci_ and memorization_pvalues_"
             if n_repeats is None or n_repeats < 2:

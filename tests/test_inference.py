@@ -87,6 +87,21 @@ def test_matched_with_one_repeat_is_mean_in_minus_out():
     np.testing.assert_allclose(got, mean, rtol=1e-12)
 
 
+def test_matched_has_a_closed_form_when_the_in_models_agree():
+    # Equal in-model values a_i make every subset's log-mean-exp a_i, so
+    # U_i = a_i; V_i is the log-mean-exp of the R out-model values (as many as
+    # the subsets hold). An arithmetic mean would give a_i - mean(b_i) instead.
+    rng = np.random.default_rng(3)
+    train, test = _repeated_masks(40, 4, seed=3)
+    a = rng.normal(size=40)
+    log_likelihoods = np.where(train, a, rng.normal(scale=3.0, size=train.shape))
+    out = log_likelihoods.T[test.T].reshape(40, 4)
+    expected = a - (logsumexp(out, axis=1) - np.log(4))
+    got = memorization_scores(log_likelihoods, train, test)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert np.abs(got - (a - out.mean(axis=1))).min() > 0.05
+
+
 def test_matched_beyond_512_subsets_approximates_the_u_statistic():
     # 27 in-models, 3 out-models: 2925 subsets of 3, more than are enumerated.
     rng = np.random.default_rng(2)

@@ -173,10 +173,8 @@ def test_read_only_memmap_input(tmp_path):
 
 def test_plan_too_large_for_memory_fails_before_allocating():
     X = np.zeros((200_000, 1))
-    start = time.perf_counter()
     with pytest.raises(MemoryError, match="200000 samples need .* GiB"):
         MemorizationScorer(KernelDensity(), cv=LeaveOneOut(), engine="generic").fit(X)
-    assert time.perf_counter() - start < 10
 
 
 def test_torch_run_killed_mid_group_loses_only_that_group(tmp_path, monkeypatch):

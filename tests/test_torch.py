@@ -412,3 +412,49 @@ def test_dataframe_through_the_torch_engine(X8):
         warnings.simplefilter("error")  # no feature-name warning
         np.testing.assert_allclose(members[1].score_samples(frame), rows[1], atol=1e-5)
     np.testing.assert_allclose(rows[1], alone.score_samples(frame), atol=1e-4)
+
+
+def _plain_torch_loop(X, train, random_state, max_epochs, batch_size, lr):
+    """One model trained by a loop written here, following the documented
+    protocol (sharing no code with skmem): the model's generator, seeded from
+    its random_state, draws the seed of the initial weights, then the seed of
+    the evaluation noise, then one permutation of the training rows per epoch;
+    Adam on each minibatch's mean loss."""
+    seed = int(np.random.RandomState(random_state).randint(np.iinfo(np.int32).max))
+    generator = torch.Generator().manual_seed(seed)
+    init_seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        module = CouplingFlow(X.shape[1])
+    torch.randint(2**31 - 1, (1,), generator=generator)  # the evaluation noise seed
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    X_t = torch.as_tensor(X, dtype=torch.float32)
+    rows = torch.as_tensor(train)
+    for _ in range(max_epochs):
+        order = rows[torch.randperm(len(rows), generator=generator)]
+        for start in range(0, len(order), batch_size):
+            loss = module.loss(X_t[order[start : start + batch_size]]).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        return module.log_likelihood(X_t).double().numpy()
+
+
+def test_batched_engine_trains_the_models_of_a_plain_torch_loop(X8):
+    # Uneven folds (90 rows, 4 folds of 22-23): the last minibatch of each
+    # epoch is shorter, and two lockstep groups may form.
+    flow = TorchDensity(CouplingFlow, **FLOW)
+    scorer = MemorizationScorer(flow, cv=KFold(4), random_state=0).fit(X8)
+    assert scorer.engine_ == "torch"
+    for k in range(4):
+        train = np.flatnonzero(scorer.train_masks_[k])
+        expected = _plain_torch_loop(
+            X8,
+            train,
+            int(scorer.seeds_[k]),
+            FLOW["max_epochs"],
+            FLOW["batch_size"],
+            FLOW["learning_rate"],
+        )
+        np.testing.assert_allclose(scorer.log_likelihoods_[k], expected, atol=1e-4)
