@@ -7,10 +7,6 @@ from log-likelihoods you already have. PyTorch is imported only when
 :class:`TorchDensity` or :class:`VAEDensity` is used.
 """
 
-from ._aggregate import memorization_scores
-from ._pixels import DequantizedDensity, bits_per_dim
-from ._scorer import MemorizationScorer
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -24,8 +20,23 @@ __all__ = [
 ]
 
 
+# Every public name is imported on first use: ``skmem --help`` then starts
+# without scikit-learn, and torch is loaded only for TorchDensity or VAEDensity.
+_LAZY = {
+    "DequantizedDensity": "._pixels",
+    "MemorizationScorer": "._scorer",
+    "bits_per_dim": "._pixels",
+    "memorization_scores": "._aggregate",
+}
+
+
 def __getattr__(name):
-    # These pull in torch (on first use); import them only when asked for.
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     if name == "TorchDensity":
         from .torch import TorchDensity
 

@@ -36,22 +36,30 @@ def test_demo_with_tiny_settings(tmp_path):
     result = skmem("demo", "--cv", "3", "--epochs", "2", "--out", "rep", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for model in ("KDE", "GMM"):
-        assert f"\n{model} " in out
+    # The model table: one line per quantity, one column per model, within 100
+    # columns.
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    table = lines[start : lines.index("", start)]
+    assert max(len(line) for line in table) <= 100
+    models = table[0].split()[1:]
+    assert models[:2] == ["KDE", "GMM"]
     assert "rho vs NN test" in out and "held-out log-lik." in out
+
+    def row(label):
+        line = next(li for li in table if li.startswith(label + " "))
+        return [float(v) for v in line[len(label) :].split()]
+
     # One unit for every model: log-probabilities of the 17 grey levels of 64
     # pixels, so each lies between a uniform guess and 0, and bits/dim is
     # -log-lik. / (64 ln 2) on every row.
-    lines = out.splitlines()
-    header = next(line.split("  ") for line in lines if line.startswith("model "))
-    header = [h.strip() for h in header if h.strip()]
-    ll_col, bits_col = header.index("held-out log-lik."), header.index("bits/dim")
-    models = ["KDE", "GMM"] + (["VAE"] if "\nVAE " in out else [])
-    for model in models:
-        row = next(line for line in lines if line.startswith(f"{model} ")).split()
-        ll, bits = float(row[ll_col]), float(row[bits_col])
+    for model, ll, bits in zip(
+        models, row("held-out log-lik."), row("bits/dim"), strict=True
+    ):
         assert -64 * np.log(17) < ll < 0, (model, ll)
         assert bits == pytest.approx(-ll / (64 * np.log(2)), rel=0.01), model
+    # Every model on its fast engine.
+    assert "KDE: done in" in out and "(kde engine" in out
     assert "compare it only with itself" not in out
     # Three repeats by default: each model's reliability and significance.
     assert "reliability" in out and "memorized (FDR 5%)" in out
@@ -60,6 +68,14 @@ def test_demo_with_tiny_settings(tmp_path):
     assert "ranking reliability" in page and "Memorized at FDR 0.05" in page
     assert "<table>" in page and page.count("data:image/png;base64,") >= 2
     assert (tmp_path / "rep" / "kde.png").stat().st_size > 10_000
+    # The takeaway comes first, the method after the results.
+    assert page.index('class="takeaway"') < page.index("<h2>Models</h2>")
+    assert page.index("<h2>Models</h2>") < page.index("<h2>Method</h2>")
+    assert page.index("Memorization score M (nats) of each") > page.index(
+        "<h2>Method</h2>"
+    )
+    assert "<figcaption>KDE: the distribution of the memorization score M" in page
+    assert result.stderr == ""
 
 
 def _check_scores_csv(path, n):
