@@ -353,7 +353,7 @@ def fit_models(
     -------
     list of :class:`Trained`, one per model.
     """
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
+    X_t = torch.tensor(np.asarray(X), dtype=torch.float32, device=device)  # copies
     n_steps = np.array([math.ceil(len(idx) / batch_size) for idx in train_indices])
     results = [None] * len(train_indices)
     checkpoints = tuple(int(c) for c in checkpoints)
