@@ -64,10 +64,18 @@ def prepare_model(model, params, table, *, preprocess=True, impute=False):
             encode = make_pipeline(SimpleImputer(strategy="most_frequent"), encode)
         steps = numeric_steps()
         numeric = steps[0] if len(steps) == 1 else make_pipeline(*steps)
-        transformer = make_column_transformer(
+        groups = [
             (encode, table.categorical),
             (numeric if steps else "passthrough", table.numeric),
-        )
+        ]
+        if impute:
+            from .imputing import ImputingColumnTransformer
+
+            transformer = ImputingColumnTransformer(
+                [(f"group{i}", t, cols) for i, (t, cols) in enumerate(groups)]
+            )
+        else:
+            transformer = make_column_transformer(*groups)
         estimator = make_pipeline(transformer, estimator)
         scaling = "standard scaling" if scale else "no scaling"
         notes.append(
