@@ -282,7 +282,8 @@ def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
     """One row per model: held-out log-likelihood, quantiles of M, top 10, agreement.
 
     ``results`` maps a model name to ``{"scorer": fitted MemorizationScorer,
-    "X": data}``; ``nn_ratio`` maps a model name to a per-sample
+    "X": data}`` (and optionally ``"index"``, each row's number in the user's
+    file); ``nn_ratio`` maps a model name to a per-sample
     nearest-neighbour ratio (NaN where there is none). Agreement columns
     (Spearman rho between models) appear only when there is another model.
     ``discrete``: the log-likelihoods are log-probabilities of discrete values
@@ -293,7 +294,7 @@ def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
     for name in names:
         scorer = results[name]["scorer"]
         M = scorer.memorization_scores_
-        facts = summary(scorer, alpha=alpha)
+        facts = summary(scorer, alpha=alpha, index=results[name].get("index"))
         held_out = scorer.score(results[name]["X"])
         row = {"model": name, "held-out log-lik.": held_out}
         if discrete:

@@ -550,7 +550,10 @@ def test_missing_cells_drop_keeps_the_users_row_numbers(tmp_path):
 
     _write_gappy_csv(tmp_path / "gappy.csv")
     args = ["--cv", "3", "--n-jobs", "1", "--param", "bandwidth=0.8"]
-    result = skmem("score", "gappy.csv", *args, "--missing", "drop", cwd=tmp_path)
+    result = skmem(
+        "score", "gappy.csv", *args, "--missing", "drop", "--report", "rep",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "2 rows with missing cells left out (rows 2 5)" in result.stdout
     table = _check_scores_csv(tmp_path / "scores.csv", 28)
@@ -570,6 +573,9 @@ def test_missing_cells_drop_keeps_the_users_row_numbers(tmp_path):
     summary = json.loads((tmp_path / "scores.json").read_text())["summary"]["kde"]
     order = np.argsort(-expected.memorization_scores_, kind="stable")[:10]
     assert summary["top"] == [keep[i] for i in order]
+    # The report names rows as the file does, too.
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "<td>" + " ".join(str(keep[i]) for i in order) + "</td>" in page
 
 
 def test_missing_cells_impute_scores_every_row(tmp_path):
