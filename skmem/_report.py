@@ -510,8 +510,8 @@ def takeaway(rows, n_samples, *, alpha=0.05, nn=False):
         third = (
             "The nearest-neighbour test, the usual check for copied training data, "
             f"agrees only weakly with M (Spearman rho {min(rhos):.2f} to "
-            f"{max(rhos):.2f}): it misses memorization. The most memorized samples "
-            "are listed below and drawn in the figures."
+            f"{max(rhos):.2f}), so it misses what M finds; the figures show the most "
+            "memorized samples."
         )
     else:
         third = (

@@ -514,14 +514,14 @@ def test_a_numeric_csv_is_scaled_like_one_with_a_constant_text_column(
     result = skmem("score", "cancer.csv", *args, "--out", "a.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no warning reaches the user
-    assert "kde: standard scaling of the 30 numeric column(s)" in result.stdout
     monkeypatch.chdir(tmp_path)
     assert cli.main(["score", "cancer_site.csv", *args, "--out", "b.csv"]) == 0
-    assert "left out 1 constant column(s) (site)" in capsys.readouterr().out
     a = _check_scores_csv(tmp_path / "a.csv", len(X))["score"]
     b = _check_scores_csv(tmp_path / "b.csv", len(X))["score"]
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert 0 < a.max() < 1000
+    assert "kde: standard scaling of the 30 numeric column(s)" in result.stdout
+    assert "left out 1 constant column(s) (site)" in capsys.readouterr().out
     settings = json.loads((tmp_path / "a.json").read_text())["settings"]
     assert settings["preprocessing"].startswith("standard scaling")
 
@@ -624,3 +624,32 @@ def test_help_imports_no_heavy_library():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_report_figure_is_one_registered_builder(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    from skmem._cli import figures
+
+    def extra(run, out):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        ax.plot(run.scorer.memorization_scores_)
+        fig.savefig(out / f"{run.slug}-extra.png")
+        plt.close(fig)
+        return f"{run.slug}-extra.png", f"{run.name}: every score in row order."
+
+    monkeypatch.setattr(figures, "FIGURES", [*figures.FIGURES, extra])
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(40, 2)))
+    monkeypatch.chdir(tmp_path)
+    args = ["score", "d.npy", "--cv", "3", "--n-jobs", "1", "--report", "rep"]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "<figcaption>kde: every score in row order.</figcaption>" in page
+    assert (tmp_path / "rep" / "kde-extra.png").exists()
+    # Only figures that were made are shown or described: no checkpoints here,
+    # so no curve, and no nearest-neighbour test for a KDE (it cannot sample
+    # through the pipeline's scaler).
+    assert page.count("<figure>") == 2
+    assert "over training" not in page and "NN test" not in page

@@ -57,9 +57,16 @@ def scores_figure(run, out):
             "NN distance ratio (validation / generated), every sample"
         )
     n = len(run.scorer.memorization_scores_)
-    parts = [f"{run.name}: the distribution of the memorization score M of the {n} "
-             "training samples (a symmetric log axis when a few large scores would "
-             "squash the others into one bar)"]  # fmt: skip
+    axis = (
+        " (on a symmetric log axis: a few large scores would squash the others "
+        "into one bar)"
+        if getattr(display, "xscale_", None) == "symlog"
+        else ""
+    )
+    parts = [
+        f"{run.name}: the distribution of the memorization score M of the {n} "
+        f"training samples{axis}"
+    ]
     if display.scatter_ax_ is not None:
         parts.append(
             "M against the nearest-neighbour distance ratio of every sample: a "
