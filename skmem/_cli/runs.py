@@ -13,10 +13,10 @@ from .errors import UsageError
 def quiet_numerics():
     """No numpy overflow warnings from a run: they reach users as noise.
 
-    The empirical-Bayes prior of the inference stage takes ``exp`` of a
-    trend that can overflow to inf (skmem/_inference.py, the prior of
-    ``_moderated_variances``); the result is then handled, so the warning says
-    nothing to a user of the command.
+    ``moderate_variances`` in skmem/_inference.py takes ``exp`` of the prior's
+    log-variance trend (``prior = np.exp(trend + ...)``), which overflows to inf
+    on unscaled data whose scores span 1e5 nats; the inf is then handled, so
+    the warning tells a user of the command nothing.
     """
     with warnings.catch_warnings(), np.errstate(over="ignore"):
         warnings.filterwarnings(
