@@ -15,9 +15,9 @@ def quiet_numerics():
 
     ``moderate_variances`` in skmem/_inference.py takes ``exp`` of the prior's
     log-variance trend (``prior = np.exp(trend + ...)``), which overflows to inf
-    on unscaled data whose scores span 1e5 nats. A sample whose moderated
-    variance is infinite gets no finite interval and is not flagged, which the
-    output shows; the warning adds nothing a user of the command can act on.
+    on unscaled data whose scores span 1e5 nats (the CLI now scales such
+    data). The warning itself tells a user of the command nothing to act on;
+    the fix of the overflow belongs in _inference.py.
     """
     with warnings.catch_warnings(), np.errstate(over="ignore"):
         warnings.filterwarnings(
