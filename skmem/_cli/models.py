@@ -36,7 +36,13 @@ def model_defaults_text():
         args = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
         line = f"  {name}  {cls}({args})"
         if name == "vae":
-            line += f";\n       {VAE_LIKELIHOOD_NOTE}"
+            import textwrap
+
+            indent = " " * 7
+            note = textwrap.fill(
+                VAE_LIKELIHOOD_NOTE, 78, initial_indent=indent, subsequent_indent=indent
+            )
+            line += ";\n" + note
         lines.append(line)
     return "\n".join(lines)
 
