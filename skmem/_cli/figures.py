@@ -27,7 +27,8 @@ class ReportRun:
 
     @property
     def slug(self):
-        return "-".join(self.name.lower().split())
+        """The start of the run's file names: the name's first word, lower case."""
+        return self.name.split()[0].lower()
 
 
 def _save(fig, out, filename):
@@ -91,7 +92,7 @@ def curve_figure(run, out):
         "negative log-likelihood. The dotted line marks the epoch of best "
         "held-out log-likelihood."
     )
-    return _save(display.figure_, out, f"{run.slug}-over-training.png"), caption
+    return _save(display.figure_, out, f"{run.slug} over training.png"), caption
 
 
 #: The report's figures, in order; each is called once per model.
