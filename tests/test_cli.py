@@ -392,9 +392,11 @@ def test_scores_csv_has_intervals_pvalues_and_flags(tmp_path, monkeypatch, capsy
     assert cli.main([*args, "--alpha", "0.2", "--n-jobs", "1"]) == 0
     out = capsys.readouterr().out
     table = np.genfromtxt("scores.csv", delimiter=",", names=True)
-    expected = MemorizationScorer(
-        KernelDensity(bandwidth=0.5), cv=4, n_repeats=3, random_state=0
-    ).fit(X)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), KernelDensity(bandwidth=0.5))
+    expected = MemorizationScorer(pipe, cv=4, n_repeats=3, random_state=0).fit(X)
     np.testing.assert_allclose(table["ci_low"], expected.memorization_ci_[:, 0])
     np.testing.assert_allclose(table["ci_high"], expected.memorization_ci_[:, 1])
     np.testing.assert_allclose(
@@ -649,7 +651,28 @@ def test_a_report_figure_is_one_registered_builder(tmp_path, monkeypatch, capsys
     assert "<figcaption>kde: every score in row order.</figcaption>" in page
     assert (tmp_path / "rep" / "kde-extra.png").exists()
     # Only figures that were made are shown or described: no checkpoints here,
-    # so no curve, and no nearest-neighbour test for a KDE (it cannot sample
-    # through the pipeline's scaler).
+    # so no curve.
     assert page.count("<figure>") == 2
-    assert "over training" not in page and "NN test" not in page
+    assert "over training" not in page
+
+
+def test_nn_ratio_of_a_pipeline_is_taken_in_its_last_steps_space():
+    from sklearn.mixture import GaussianMixture
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skmem.baselines import nearest_neighbor_distance_ratio
+
+    X = np.random.RandomState(0).normal(size=(40, 2)) * [1.0, 1000.0]
+    pipe = make_pipeline(StandardScaler(), GaussianMixture(2))
+    scorer = MemorizationScorer(pipe, cv=4, random_state=0).fit(X)
+    ratio = cli.nn_ratio(pipe, scorer, X, seed=0)
+    assert np.isfinite(ratio).all()
+    model = scorer.estimators_[0]
+    train = np.flatnonzero(scorer.train_masks_[0])
+    test = np.flatnonzero(scorer.test_masks_[0])
+    Z = model[:-1].transform(X)
+    generated = model[-1].sample(len(train))[0]
+    np.testing.assert_array_equal(
+        ratio[train], nearest_neighbor_distance_ratio(Z[train], generated, Z[test])
+    )

@@ -90,12 +90,17 @@ def nn_ratio(estimator, scorer, X, seed):
     A sample's ratio comes from the first fold model trained on it: its
     training rows, its held-out rows as validation data, and as many samples
     drawn from it as it trained on. Two models cover every sample of a KFold.
+    For a pipeline, the last step samples and distances are taken in its
+    input space (scaled, encoded) through the fold's fitted transforms.
     """
     from sklearn.base import clone
 
     from ..baselines import nearest_neighbor_distance_ratio
 
-    if not hasattr(estimator, "sample") or X.dtype.kind != "f":
+    steps = getattr(estimator, "steps", None)
+    if not hasattr(steps[-1][1] if steps else estimator, "sample"):
+        return None
+    if not steps and X.dtype.kind != "f":
         return None
     ratio = np.full(len(X), np.nan)
     models = getattr(scorer, "estimators_", None)
@@ -107,6 +112,11 @@ def nn_ratio(estimator, scorer, X, seed):
             continue
         train, test = np.flatnonzero(train_mask), np.flatnonzero(test_mask)
         model = models[k] if models else clone(estimator).fit(X[train])
+        Z = X
+        if steps:
+            # A pipeline (scaling, encoding) samples in its last step's space:
+            # distances are taken there, with this fold's fitted transforms.
+            Z, model = model[:-1].transform(X), model[-1]
         kwargs = {"random_state": seed} if _samples_with_seed(model) else {}
         try:
             generated = model.sample(len(train), **kwargs)
@@ -114,7 +124,7 @@ def nn_ratio(estimator, scorer, X, seed):
             return None
         if isinstance(generated, tuple):  # GaussianMixture returns (X, labels)
             generated = generated[0]
-        values = nearest_neighbor_distance_ratio(X[train], generated, X[test])
+        values = nearest_neighbor_distance_ratio(Z[train], generated, Z[test])
         ratio[train] = np.where(todo[train], values, ratio[train])
         if not np.isnan(ratio).any():
             break
