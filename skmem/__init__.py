@@ -7,12 +7,6 @@ from log-likelihoods you already have. PyTorch is imported only when
 :class:`TorchDensity` or :class:`VAEDensity` is used.
 """
 
-from ._aggregate import memorization_scores
-from ._pixels import DequantizedDensity, bits_per_dim
-from ._sampled import SampledDensity
-from ._scorer import MemorizationScorer
-from ._sweep import memorization_sweep
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -28,14 +22,29 @@ __all__ = [
 ]
 
 
+# Every public name is imported on first use: ``skmem --help`` then starts
+# without scikit-learn, and torch is loaded only for TorchDensity or VAEDensity.
+_LAZY = {
+    "DequantizedDensity": "._pixels",
+    "MemorizationScorer": "._scorer",
+    "SampledDensity": "._sampled",
+    "TorchDensity": ".torch",
+    "VAEDensity": ".vae",
+    "bits_per_dim": "._pixels",
+    "memorization_scores": "._aggregate",
+    "memorization_sweep": "._sweep",
+}
+
+
 def __getattr__(name):
-    # These pull in torch (on first use); import them only when asked for.
-    if name == "TorchDensity":
-        from .torch import TorchDensity
+    if name in _LAZY:
+        import importlib
 
-        return TorchDensity
-    if name == "VAEDensity":
-        from .vae import VAEDensity
-
-        return VAEDensity
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

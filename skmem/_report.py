@@ -8,7 +8,6 @@ model table).
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
 
@@ -66,17 +65,18 @@ def _flags(scorer, alpha):
     return scorer.memorized(alpha=alpha)
 
 
-def per_sample_columns(scorer, alpha=0.05):
+def per_sample_columns(scorer, alpha=0.05, index=None):
     """The per-sample table: ``{column name: (values, printf format)}``, in order.
 
     ``scores.csv`` is written from it and the top samples are shown from it;
     add a column here and it appears in both. With 3 or more repeats it has
     the 95 % interval, the p-value and the flag at false-discovery rate
-    ``alpha``.
+    ``alpha``. ``index``: each row's number in the user's file (default: its
+    position).
     """
     M = scorer.memorization_scores_
     columns = {
-        "index": (np.arange(len(M)), "%d"),
+        "index": (np.arange(len(M)) if index is None else np.asarray(index), "%d"),
         "score": (M, "%.10g"),
         "in_log_likelihood": (scorer.in_log_likelihood_, "%.10g"),
         "out_log_likelihood": (scorer.out_log_likelihood_, "%.10g"),
@@ -108,10 +108,15 @@ def write_scores_csv(path, columns):
     )
 
 
-def summary(scorer, *, top=10, alpha=0.05):
+def summary(scorer, *, top=10, alpha=0.05, index=None):
     """Quantiles, the top samples, the counts of non-finite scores, the
-    reliability and the samples memorized at FDR ``alpha``, as a dict."""
+    reliability and the samples memorized at FDR ``alpha``, as a dict.
+
+    Samples are named by ``index`` (each row's number in the user's file),
+    by position when it is None.
+    """
     M = scorer.memorization_scores_
+    label = np.arange(len(M)) if index is None else np.asarray(index)
     finite = M[np.isfinite(M)]
     # Most memorized first (+inf before finite scores, -inf and NaN last).
     order = np.argsort(np.where(np.isnan(M), np.inf, -M), kind="stable")
@@ -129,12 +134,14 @@ def summary(scorer, *, top=10, alpha=0.05):
         "alpha": alpha,
         # None: not tested (fewer than 3 repeats, or no finite p-value); else
         # the flagged samples, most memorized first.
-        "memorized": None if flags is None else [int(i) for i in order if flags[i]],
+        "memorized": None
+        if flags is None
+        else [int(label[i]) for i in order if flags[i]],
         "quantiles": {
             f"q{q:g}": float(np.quantile(finite, q)) if finite.size else None
             for q in QUANTILES
         },
-        "top": [int(i) for i in order[:top]],
+        "top": [int(label[i]) for i in order[:top]],
         "non_finite": {k: v for k, v in counts.items() if v},
         "audit": audit_summary(scorer),
         **curve_summary(scorer),
@@ -204,10 +211,13 @@ def format_summary(name, scorer, facts, columns):
         f"  quantiles of the finite scores: {quantiles}",
         f"  top {len(facts['top'])} samples:",
     ]
-    shown = [c for c in columns if c != "index"]
+    # The log-likelihoods are in scores.csv; the terminal keeps to 100 columns.
+    shown = [c for c in columns if c not in ("index", *_LOG_LIKELIHOODS)]
     table = [["index", *shown]]
+    position = {int(v): p for p, v in enumerate(columns["index"][0])}
     for i in facts["top"]:
-        table.append([str(i)] + [_format(float(columns[c][0][i])) for c in shown])
+        p = position[i]
+        table.append([str(i)] + [_format(float(columns[c][0][p])) for c in shown])
     widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
     lines += [
         "    " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True))
@@ -221,8 +231,28 @@ def format_summary(name, scorer, facts, columns):
     return lines
 
 
+_LOG_LIKELIHOODS = ("in_log_likelihood", "out_log_likelihood")
+
+
+def _wrap(lines, width=100):
+    """Each line wrapped to ``width`` characters, continued with a deeper indent."""
+    import textwrap
+
+    return [
+        textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False)
+        for line in lines
+    ]
+
+
 def significance_lines(facts):
-    """What the repeats say: the reliability and the samples memorized."""
+    """What the repeats say: the reliability and the samples memorized.
+
+    Each line is wrapped to 100 columns (a long one holds newlines).
+    """
+    return _wrap(_significance_lines(facts))
+
+
+def _significance_lines(facts):
     rate = f"FDR {100 * facts['alpha']:g} %"
     repeats = facts["n_repeats"]
     if facts["reliability"] is None:
@@ -282,7 +312,8 @@ def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
     """One row per model: held-out log-likelihood, quantiles of M, top 10, agreement.
 
     ``results`` maps a model name to ``{"scorer": fitted MemorizationScorer,
-    "X": data}``; ``nn_ratio`` maps a model name to a per-sample
+    "X": data}`` (and optionally ``"index"``, each row's number in the user's
+    file); ``nn_ratio`` maps a model name to a per-sample
     nearest-neighbour ratio (NaN where there is none). Agreement columns
     (Spearman rho between models) appear only when there is another model.
     ``discrete``: the log-likelihoods are log-probabilities of discrete values
@@ -293,7 +324,7 @@ def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
     for name in names:
         scorer = results[name]["scorer"]
         M = scorer.memorization_scores_
-        facts = summary(scorer, alpha=alpha)
+        facts = summary(scorer, alpha=alpha, index=results[name].get("index"))
         held_out = scorer.score(results[name]["X"])
         row = {"model": name, "held-out log-lik.": held_out}
         if discrete:
@@ -338,16 +369,47 @@ def _format(value):
     return str(value)
 
 
-def format_table(rows):
-    """The rows as aligned plain text."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    cells = [[_format(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += [
-        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells
+def format_table(rows, width=100):
+    """The rows as plain text for a terminal ``width`` characters wide.
+
+    One line per quantity, one column per model (``rows`` holds one dict per
+    model, its name under ``"model"``), so that many columns of figures stay
+    readable; models beyond the width go on to a further block. Lists (the
+    top samples) are left out here: ``scores.json`` and the report have them.
+    """
+    names = [_format(row["model"]) for row in rows]
+    keys = [
+        k
+        for k in dict.fromkeys(key for row in rows for key in row)
+        if k != "model" and not any(isinstance(row.get(k), list) for row in rows)
     ]
-    return "\n".join(lines)
+    cells = [[_format(row.get(k, "")) for row in rows] for k in keys]
+    label = max([len(k) for k in keys] + [0])
+    widths = [
+        max(len(name), *(len(line[j]) for line in cells))
+        for j, name in enumerate(names)
+    ]
+    blocks, block, used = [], [], label
+    for j, w in enumerate(widths):
+        if block and used + 2 + w > width:
+            blocks.append(block)
+            block, used = [], label
+        block.append(j)
+        used += 2 + w
+    blocks.append(block)
+    lines = []
+    for block in blocks:
+        if lines:
+            lines.append("")
+        lines.append(
+            "model".ljust(label)
+            + "".join("  " + names[j].rjust(widths[j]) for j in block)
+        )
+        for k, line in zip(keys, cells, strict=True):
+            lines.append(
+                k.ljust(label) + "".join("  " + line[j].rjust(widths[j]) for j in block)
+            )
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def write_settings(path, settings, summaries):
@@ -366,53 +428,79 @@ def _html_table(header, rows):
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(out, rows, figures, *, title, notes=(), settings=None, details=()):
-    """PNG files and ``index.html`` (images embedded) under ``out``.
+STYLE = """
+body { font-family: sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.4; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+td { overflow-wrap: anywhere; }
+th { background: #f0f0f0; }
+table.settings td { text-align: left; max-width: 60em; }
+pre { overflow-x: auto; white-space: pre; background: #f8f8f8; padding: 0.5em; }
+p.takeaway { font-size: 1.1em; }
+figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; }
+figcaption { font-size: 0.95em; color: #444; }
+"""
 
-    ``notes`` are paragraphs of explanation; ``settings`` a dict shown as a
-    table; ``details`` lines shown after the model table (the summaries).
+
+def write_report(
+    out, rows, figures, *, title, takeaway=(), notes=(), settings=None, details=()
+):
+    """``index.html`` under ``out``, with the figures' PNG files embedded.
+
+    ``figures``: ``(filename, caption)`` pairs of PNG files already in ``out``
+    (see :mod:`skmem._cli.figures`). ``takeaway``: plain sentences shown first;
+    ``notes``: paragraphs of method, shown after the results; ``settings`` a
+    dict shown as a table; ``details`` lines shown after the model table.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    images = []
-    for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=110)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        images.append((name, base64.b64encode(buffer.getvalue()).decode("ascii")))
     columns = list(dict.fromkeys(key for row in rows for key in row))
     table = _html_table(columns, [[row.get(c, "") for c in columns] for row in rows])
-    body = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+    takeaway_html = "".join(
+        f'<p class="takeaway">{html.escape(t)}</p>' for t in takeaway
+    )
+    method_html = ""
+    if notes:
+        method_html = "<h2>Method</h2>" + "".join(
+            f"<p>{html.escape(n)}</p>" for n in notes
+        )
     settings_html = ""
     if settings:
-        settings_html = "<h2>Settings</h2>" + _html_table(
-            ["setting", "value"], list(settings.items())
+        settings_html = (
+            '<h2>Settings</h2><div class="scroll">'
+            + _html_table(["setting", "value"], list(settings.items())).replace(
+                "<table>", '<table class="settings">', 1
+            )
+            + "</div>"
         )
     details_html = ""
     if details:
         details_html = "<pre>" + html.escape("\n".join(details)) + "</pre>"
-    figures_html = "".join(
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
-        f"<figcaption>{html.escape(name)}</figcaption></figure>"
-        for name, data in images
-    )
+    figures_html = ""
+    for filename, caption in figures:
+        data = base64.b64encode((out / filename).read_bytes()).decode("ascii")
+        figures_html += (
+            f'<figure><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+            "</figcaption></figure>"
+        )
+    if figures_html:
+        figures_html = "<h2>Figures</h2>" + figures_html
     page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
-th {{ background: #f0f0f0; }}
-figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
-</style></head><body>
+<html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
-{body}
+{takeaway_html}
 <h2>Models</h2>
-{table}
+<div class="scroll">{table}</div>
 {details_html}
-{settings_html}
-<h2>Figures</h2>
 {figures_html}
+{method_html}
+{settings_html}
 </body></html>
 """
     (out / "index.html").write_text(page)
@@ -457,3 +545,49 @@ def copies_lines(scorer, *, top=5, n_generated=1000):
             f"{copies.closest_distance[i]:.3g}  closer {copies.n_closer[i]:.3g}"
         )
     return lines
+
+
+def takeaway(rows, n_samples, *, alpha=0.05, nn=False):
+    """Three plain sentences a newcomer should read first, from the model rows."""
+    names = [row["model"] for row in rows]
+    key = f"memorized (FDR {100 * alpha:g}%)"
+    counts = [row.get(key) for row in rows]
+    first = (
+        f"Every one of the {n_samples} training samples has a memorization score M: "
+        "how much more likely a model finds the sample when trained on it than "
+        "when not (0: not memorized; higher: more)."
+    )
+    if all(c is None for c in counts):
+        second = (
+            "With one repeat of the folds the scores are noisy: rerun with "
+            "--repeats 3 or more to learn which samples are memorized beyond chance."
+        )
+    else:
+        found = ", ".join(
+            f"{name} {'-' if c is None else c}"
+            for name, c in zip(names, counts, strict=True)
+        )
+        reliability = ", ".join(
+            f"{row['model']} "
+            + ("-" if row["reliability"] is None else f"{row['reliability']:.2f}")
+            for row in rows
+        )
+        second = (
+            f"Samples memorized beyond chance (false-discovery rate {alpha:g}): "
+            f"{found}; the ranking's reliability (1: a rerun ranks the samples the "
+            f"same; below 0.5: mostly noise): {reliability}."
+        )
+    rhos = [row["rho vs NN test"] for row in rows if "rho vs NN test" in row]
+    if nn and rhos:
+        third = (
+            "The nearest-neighbour test, the usual check for copied training data, "
+            f"agrees only weakly with M (Spearman rho {min(rhos):.2f} to "
+            f"{max(rhos):.2f}), so it misses what M finds; the figures show the most "
+            "memorized samples."
+        )
+    else:
+        third = (
+            "The most memorized samples are listed below (scores.csv has every "
+            "sample); they are often atypical or unique records worth a look."
+        )
+    return [first, second, third]

@@ -476,7 +476,8 @@ class MembershipAuditDisplay:
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(4.5, 4.5))
+            # Constrained layout: plain savefig keeps the axis labels whole.
+            _, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
         low = max(1e-4, 0.5 / max(len(self.fpr), 1))
         label = f"{self.name + ': ' if self.name else ''}AUC {self.auc:.3f}"
         # Zero rates cannot sit on log axes: clip them to the lower edge.
@@ -615,7 +616,8 @@ class MemorizationCurveDisplay:
         import matplotlib.pyplot as plt
 
         if axes is None:
-            _, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+            # Constrained layout: plain savefig keeps the axis labels whole.
+            _, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
         ax_m, ax_loss = axes
         self.quantile_lines_ = []
         for q in self.quantiles:

@@ -196,3 +196,94 @@ def test_grid_search_over_bandwidth_matches_generic_engine():
         results["generic"].cv_results_["mean_test_score"],
         rtol=1e-9,
     )
+
+
+# -- DequantizedDensity(KernelDensity): the demo's KDE -----------------------
+
+
+def _levels(n=240):
+    from skmem.datasets import load_digits
+
+    return np.rint(load_digits()[:n] * 16)
+
+
+@pytest.mark.parametrize(
+    "kernel, bandwidth, n_noise",
+    [("gaussian", 2.0, 1), ("gaussian", 3.0, 2), ("exponential", 2.5, 1)],
+)
+def test_dequantized_kde_agrees_with_the_generic_engine(kernel, bandwidth, n_noise):
+    # Bandwidths at which scikit-learn's tree sums are exact (no kernel value of
+    # a row underflows): there the two engines must agree to rounding.
+    from skmem import DequantizedDensity
+
+    X = _levels()
+    est = DequantizedDensity(
+        KernelDensity(kernel=kernel, bandwidth=bandwidth),
+        n_levels=17,
+        n_noise_samples=n_noise,
+    )
+    kw = dict(cv=4, n_repeats=2, random_state=3)
+    fast = MemorizationScorer(est, **kw).fit(X)
+    slow = MemorizationScorer(est, engine="generic", n_jobs=1, **kw).fit(X)
+    assert fast.engine_ == "kde"
+    np.testing.assert_allclose(
+        fast.log_likelihoods_, slow.log_likelihoods_, rtol=0, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        fast.memorization_scores_, slow.memorization_scores_, rtol=0, atol=1e-6
+    )
+    # New rows: the fold-ensemble density, from the same kernel sums.
+    new = _levels(250)[240:]
+    assert fast.score(new) == pytest.approx(slow.score(new), abs=1e-6)
+
+
+def test_dequantized_kde_is_exact_where_the_tree_is_not():
+    # At the demo's bandwidth (0.5 in 64-D logit space) every kernel value of
+    # some held-out rows underflows, and scikit-learn's tree then reports a
+    # bound; the engine's sums match a brute-force log-sum-exp.
+    from skmem import DequantizedDensity
+    from skmem._pixels import logit_dequantize
+    from skmem._splits import MAX_SEED, make_split_plan
+    from skmem.engines import KernelDensityEngine
+
+    X = _levels(200)
+    est = DequantizedDensity(KernelDensity(bandwidth=0.5), n_levels=17)
+    plan = make_split_plan(KFold(4), len(X), X=X, random_state=0)
+    matrix = KernelDensityEngine().compute(est, X, plan).log_likelihoods
+    train, seed = plan.train_masks[0], int(plan.seeds[0])
+    # Model 0 as the generic engine fits it, and its noise drawn by hand.
+    model = DequantizedDensity(
+        KernelDensity(bandwidth=0.5), n_levels=17, random_state=seed
+    ).fit(X[train])
+    rng = np.random.RandomState(seed)
+    noise_seed = rng.randint(MAX_SEED)
+    Y_train, _ = logit_dequantize(
+        X[train], rng.uniform(size=(train.sum(), 64)), 17, 0.05
+    )
+    np.testing.assert_array_equal(Y_train, model.estimator_.tree_.data)
+    e = np.random.RandomState(noise_seed).uniform(size=64)
+    Y, log_jacobian = logit_dequantize(X, e, 17, 0.05)
+    sq = ((Y[:, None, :] - Y_train[None]) ** 2).sum(-1)
+    brute = (
+        logsumexp(-sq / (2 * 0.25), axis=1)
+        - 32 * np.log(2 * np.pi * 0.25)
+        - np.log(train.sum())
+        + log_jacobian
+    )
+    np.testing.assert_allclose(matrix[0], brute, rtol=0, atol=1e-8)
+    # ... where the tree's sums are off by many nats for some rows.
+    assert np.abs(model.score_samples(X) - brute).max() > 1.0
+
+
+def test_dequantized_kde_engine_applies_only_where_the_inner_kde_would():
+    from sklearn.mixture import GaussianMixture
+
+    from skmem import DequantizedDensity
+    from skmem.engines import KernelDensityEngine
+
+    ok = DequantizedDensity(KernelDensity(), n_levels=17)
+    assert KernelDensityEngine.unsupported_reason(ok, None) is None
+    manhattan = DequantizedDensity(KernelDensity(metric="manhattan"), n_levels=17)
+    assert "euclidean" in KernelDensityEngine.unsupported_reason(manhattan, None)
+    gmm = DequantizedDensity(GaussianMixture(), n_levels=17)
+    assert KernelDensityEngine.unsupported_reason(gmm, None) is not None

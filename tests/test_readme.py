@@ -22,3 +22,12 @@ def test_readme_example_runs(index, capsys):
     exec(compile(code, f"README.md block {index}", "exec"), {})
     if "print(" in code:
         assert capsys.readouterr().out
+
+
+def test_readme_does_not_rescale_data_already_in_the_unit_interval():
+    # skmem.datasets.load_digits() is already in [0, 1].
+    from skmem.datasets import load_digits
+
+    X = load_digits()
+    assert X.min() == 0 and X.max() == 1
+    assert not re.search(r"load_digits\(\)[^\n]*/ *16", README.read_text())

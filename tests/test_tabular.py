@@ -190,3 +190,60 @@ def test_failed_fit_is_named_across_processes():
         MemorizationScorer(GaussianMixture(19), cv=4, n_jobs=2).fit(X)
     model_index, n_train = failed_model(info.value)
     assert n_train == 15 and 0 <= model_index < 4
+
+
+# -- the command line's tables (skmem/_cli/tables.py) ---------------------------
+
+
+def test_a_first_line_of_numbers_is_data_not_a_header(tmp_path):
+    from skmem._cli.tables import load_data
+
+    (tmp_path / "plain.csv").write_text("1,2\n3,4.5\n5,6\n")
+    table = load_data(tmp_path / "plain.csv")
+    np.testing.assert_array_equal(table.X, [[1, 2], [3, 4.5], [5, 6]])
+    assert table.names == ["column 0", "column 1"] and table.categorical == []
+    (tmp_path / "named.csv").write_text("a,b,flag\n1,x,True\n2,y,False\n")
+    table = load_data(tmp_path / "named.csv")
+    assert table.names == ["a", "b", "flag"] and table.categorical == [1]
+    assert table.X[:, 2].tolist() == [1.0, 0.0]  # booleans are numbers
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("r.npz", b"\x00" * 64, r"is not a NumPy .npz file \(not a zip archive\)"),
+        ("r.npy", b"garbage" * 9, "is not a NumPy .npy file"),
+        ("o.npy", None, "holds Python objects, not numbers"),
+    ],
+)
+def test_numpy_files_that_are_not_numbers(tmp_path, name, content, message):
+    from skmem._cli.errors import UsageError
+    from skmem._cli.tables import load_data
+
+    path = tmp_path / name
+    if content is None:
+        np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UsageError, match=message) as info:
+        load_data(path)
+    assert "allow_pickle" not in str(info.value)
+
+
+def test_missing_cells_dropped_or_kept_for_imputing():
+    from skmem._cli.errors import UsageError
+    from skmem._cli.tables import Table, handle_missing
+
+    X = np.array([[1.0, 2.0], [np.nan, 1.0], [3.0, np.inf], [4.0, 5.0]])
+    table = Table(X, ["a", "b"])
+    with pytest.raises(UsageError, match="NaN at row 1, column 'a'.*--missing drop"):
+        handle_missing(table, "error")
+    dropped, note = handle_missing(table, "drop")
+    np.testing.assert_array_equal(dropped.rows, [0, 3])
+    np.testing.assert_array_equal(dropped.X, X[[0, 3]])
+    assert "2 rows with missing cells left out (rows 1 2)" in note
+    kept, note = handle_missing(table, "impute")
+    assert kept.X.shape == X.shape and np.isnan(kept.X[2, 1])  # inf is missing too
+    assert "2 missing cells" in note
+    with pytest.raises(UsageError, match="leaves 1 rows"):
+        handle_missing(Table(X[:3], ["a", "b"]), "drop")

@@ -302,6 +302,9 @@ class KernelDensityEngine:
     @classmethod
     def unsupported_reason(cls, estimator, X):
         """Why the exact engine cannot stand in for ``estimator``; None if it can."""
+        inner = _dequantized_kde(estimator)
+        if inner is not None:
+            return unsupported_reason(inner)
         return unsupported_reason(estimator)
 
     # -- shared set-up ----------------------------------------------------
@@ -342,6 +345,8 @@ class KernelDensityEngine:
         return dense_matrix_bytes(n_models, n_samples)
 
     def compute(self, estimator, X, plan):
+        if _dequantized_kde(estimator) is not None:
+            return self._compute_dequantized(estimator, X, plan)
         # This engine stands in for KernelDensity.fit: check what fit checks
         # (parameters, then a finite float array), before any work.
         estimator._validate_params()
@@ -515,6 +520,121 @@ class KernelDensityEngine:
             parts = self._run_blocks(block, self._block_slices(len(X), row_bytes))
             terms.append(np.concatenate(parts))
         return _logsumexp_rows(np.vstack(terms), axis=0)
+
+    # -- DequantizedDensity(KernelDensity) ------------------------------------
+    def _compute_dequantized(self, estimator, X, plan):
+        """Every fold model of ``DequantizedDensity(KernelDensity(...))``, exactly.
+
+        Each model dequantizes its own training rows with noise drawn from its
+        seed, as ``DequantizedDensity.fit`` does under the generic engine (which
+        sets the wrapper's ``random_state`` to the model's seed), and scores
+        every row with its own fixed noise: so the models share no atoms, and
+        each is one kernel sum between its noisy training rows and the noisy
+        query rows.
+        """
+        from .._pixels import check_levels
+
+        estimator._validate_params()
+        estimator.estimator._validate_params()
+        X = check_array(X, order="C", dtype=np.float64)
+        check_levels(X, estimator.n_levels, type(estimator).__name__)
+        models = _DequantizedModels(estimator, X, plan.train_masks, plan.seeds)
+        return EngineResult(
+            log_likelihoods=self._dequantized_matrix(models, X),
+            ensemble=partial(self._dequantized_ensemble, models),
+        )
+
+    def _dequantized_matrix(self, models, X_query):
+        """``log p_k(x)`` of every model ``k`` at every row of ``X_query``."""
+        from .._pixels import logit_dequantize
+
+        wrapper, kernel = models.estimator, models.estimator.estimator.kernel
+        compact = kernel in _COMPACT
+        n_levels, alpha = wrapper.n_levels, wrapper.logit_alpha
+        out = np.empty((len(models.seeds), len(X_query)))
+        for k in range(len(models.seeds)):
+            Y_train, h, log_offset, noise = models.model(k)
+            center = Y_train.mean(axis=0)
+            train = _Points(Y_train, center, h)
+            draws = []
+            for e in noise:
+                Y, log_jacobian = logit_dequantize(X_query, e, n_levels, alpha)
+                query, m = _Points(Y, center, h), len(Y_train)
+
+                def block(sl, scratch, query=query, train=train, m=m):
+                    log_k = _log_kernel_block(
+                        query.left[sl],
+                        train,
+                        kernel,
+                        out=scratch.get((sl.stop - sl.start, m)),
+                    )
+                    terms, shift = _exp_shifted(log_k, compact)
+                    with np.errstate(divide="ignore"):
+                        return np.log(terms.sum(axis=1)) + shift[:, 0]
+
+                slices = self._block_slices(len(Y), 8 * 3 * len(Y_train))
+                sums = np.concatenate(self._run_blocks(block, slices))
+                draws.append(sums + log_offset + log_jacobian)
+            out[k] = _logsumexp_rows(np.vstack(draws), axis=0) - math.log(len(draws))
+        return out
+
+    def _dequantized_ensemble(self, models, X):
+        """``log mean_k p_k(x)`` for new rows of levels."""
+        from .._pixels import check_levels
+
+        X = check_array(X, order="C", dtype=np.float64)
+        check_levels(X, models.estimator.n_levels, type(models.estimator).__name__)
+        matrix = self._dequantized_matrix(models, X)
+        return _logsumexp_rows(matrix, axis=0) - math.log(len(matrix))
+
+
+def _dequantized_kde(estimator):
+    """The KernelDensity inside ``DequantizedDensity(KernelDensity(...))``, or None."""
+    from .._pixels import DequantizedDensity
+
+    if type(estimator) is DequantizedDensity and isinstance(
+        estimator.estimator, KernelDensity
+    ):
+        return estimator.estimator
+    return None
+
+
+@dataclass(frozen=True)
+class _DequantizedModels:
+    """The fold models of a DequantizedDensity(KernelDensity): data and seeds.
+
+    Each model's noise is drawn again from its seed when asked for, as
+    ``DequantizedDensity.fit`` draws it: the training noise after the seed
+    of the scoring noise, from the same generator.
+    """
+
+    estimator: object
+    X: np.ndarray
+    train_masks: np.ndarray
+    seeds: np.ndarray
+
+    def model(self, k):
+        """``(Y_train, bandwidth, log_norm - log n_train, scoring noise)``."""
+        from .._pixels import logit_dequantize
+        from .._splits import MAX_SEED
+
+        wrapper, inner = self.estimator, self.estimator.estimator
+        X_train = self.X[self.train_masks[k]]
+        n_train, d = X_train.shape
+        rng = np.random.RandomState(int(self.seeds[k]))
+        noise_seed = int(rng.randint(MAX_SEED))
+        Y_train, _ = logit_dequantize(
+            X_train,
+            rng.uniform(size=X_train.shape),
+            wrapper.n_levels,
+            wrapper.logit_alpha,
+        )
+        h = resolve_bandwidth(inner.bandwidth, n_train, d)
+        log_offset = log_kernel_norm(h, d, inner.kernel) - math.log(n_train)
+        noise = np.random.RandomState(noise_seed).uniform(
+            size=(wrapper.n_noise_samples, d)
+        )
+        return Y_train, h, log_offset, noise
 
 
 def _is_leave_one_out(plan):

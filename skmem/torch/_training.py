@@ -462,7 +462,8 @@ def data_on_device(X, device, cache=None):
     key = str(device)
     if cache is not None and key in cache and cache[key].shape == X.shape:
         return cache[key]
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
+    # A copy: joblib hands workers read-only memmaps, which torch warns about.
+    X_t = torch.tensor(np.asarray(X), dtype=torch.float32, device=device)
     if cache is not None:
         cache[key] = X_t
     return X_t
