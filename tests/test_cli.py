@@ -652,7 +652,9 @@ def test_a_report_figure_is_one_registered_builder(tmp_path, monkeypatch, capsys
     assert (tmp_path / "rep" / "kde-extra.png").exists()
     # Only figures that were made are shown or described: no checkpoints here,
     # so no curve.
-    assert page.count("<figure>") == 2
+    # the scores, why records are flagged, and the extra
+    assert page.count("<figure>") == 3
+    assert (tmp_path / "rep" / "kde-explanation.png").exists()
     assert "over training" not in page
 
 
