@@ -3,9 +3,9 @@
 A builder takes a :class:`ReportRun` (one model's fitted scorer and what the
 report knows about it) and the report folder, saves its figure there and
 returns ``(filename, caption)`` (or a list of them), or None when it does not
-apply to the run (no checkpoints, no images...). The report shows the figures it gets, with
-their captions, and says nothing about the others. A new figure is one
-builder and one line in :data:`FIGURES`.
+apply to the run (no checkpoints, no images...). The report shows the figures
+it gets, with their captions, and says nothing about the others. A new figure
+is one builder and one line in :data:`FIGURES`.
 """
 
 from dataclasses import dataclass
