@@ -214,9 +214,20 @@ def fit_bulk(scores, se2, df):
 
 def cauchy_combination(*pvalues):
     """Cauchy combination of p-values (Liu & Xie 2020), under any dependence."""
-    with np.errstate(invalid="ignore"):
-        t = np.mean([np.tan((0.5 - p) * np.pi) for p in pvalues], axis=0)
-        return np.clip(0.5 - np.arctan(t) / np.pi, 0.0, 1.0)
+    # tan((1/2 - p) pi) = 1 / tan(p pi), and the upper tail of a standard
+    # Cauchy beyond t > 0 is arctan(1 / t) / pi: both written so that p-values
+    # far below machine epsilon keep their digits (and their order).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.mean(
+            [
+                np.where(p < 0.5, 1 / np.tan(np.asarray(p) * np.pi), 0.0)
+                - np.where(p < 0.5, 0.0, np.tan((np.asarray(p) - 0.5) * np.pi))
+                for p in pvalues
+            ],
+            axis=0,
+        )
+        tail = np.where(t > 0, np.arctan(1 / t) / np.pi, 0.5 - np.arctan(t) / np.pi)
+        return np.clip(tail, 0.0, 1.0)
 
 
 @dataclass

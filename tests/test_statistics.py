@@ -189,3 +189,21 @@ def test_threshold_test_is_calibrated_at_the_threshold():
     assert abs((p < 0.5).mean() - 0.5) < 0.1
     assert scorer.memorized(threshold=2.0).sum() <= 1
     assert scorer.memorized(threshold=0.0).mean() > 0.9
+
+
+def test_cauchy_combination_keeps_tiny_pvalues_and_their_order():
+    from skmem._inference import cauchy_combination
+
+    rng = np.random.RandomState(0)
+    a, b = rng.uniform(size=500), rng.uniform(size=500)
+    # The textbook form, where it is accurate.
+    t = (np.tan((0.5 - a) * np.pi) + np.tan((0.5 - b) * np.pi)) / 2
+    np.testing.assert_allclose(
+        cauchy_combination(a, b), 0.5 - np.arctan(t) / np.pi, atol=1e-12
+    )
+    # Far below machine epsilon the textbook form rounds to 0; the combination
+    # of two p-values p and q (both tiny) is about 2 / (1/p + 1/q).
+    tiny = np.array([1e-17, 1e-30, 1e-100])
+    combined = cauchy_combination(tiny, np.full(3, 0.5))
+    np.testing.assert_allclose(combined, 2 * tiny, rtol=1e-6)
+    assert (np.diff(combined) < 0).all()
