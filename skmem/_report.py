@@ -512,12 +512,12 @@ def _short(row, width=4):
     return f"[{values}{', ...' if len(row) > width else ''}]"
 
 
-def copies_lines(scorer, *, top=5, n_generated=1000):
+def copies_lines(scorer, *, top=5, n_generated=1000, index=None):
     """Report lines: the data-copying test per fold model, and the most
     memorized records beside the closest sample of a model trained on them.
 
     Empty when the scorer's models cannot sample (a pipeline, a density
-    without ``sample``).
+    without ``sample``). ``index``: the records' numbers in the user's file.
     """
     if not hasattr(scorer._base_estimator(), "sample"):
         return []
@@ -538,9 +538,10 @@ def copies_lines(scorer, *, top=5, n_generated=1000):
         "of each model trained on them (closer: samples nearer than the "
         "record's nearest held-out row, mean over its models):",
     ]
+    rows = np.arange(len(M)) if index is None else np.asarray(index)
     for i in order:
         lines.append(
-            f"  {i:>6}  M {M[i]:8.3g}  record {_short(X[i])}  closest "
+            f"  {rows[i]:>6}  M {M[i]:8.3g}  record {_short(X[i])}  closest "
             f"{_short(copies.closest_generated[i])}  distance "
             f"{copies.closest_distance[i]:.3g}  closer {copies.n_closer[i]:.3g}"
         )

@@ -312,7 +312,7 @@ def _score(args):
     write_settings(sidecar, settings, {args.model: facts})
     lines = format_summary(args.model, scorer, facts, columns)
     if args.report:
-        lines += copies_lines(scorer)
+        lines += copies_lines(scorer, index=table.rows)
     print()
     print("\n".join(lines))
     print(f"\n[skmem] scores written to {out}, settings and summary to {sidecar}")
@@ -338,6 +338,39 @@ DEMO_CV = 3
 DEMO_REPEATS = 10
 DEMO_GMM_NOISE = 8
 DEMO_EPOCHS = 30  # the VAE on grey levels
+
+
+def _seed(text):
+    """``--seed``: what numpy's RandomState takes, 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def _n_jobs(text):
+    """``--n-jobs``: a positive number of workers, or -1 (all cores), -2..."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 workers cannot run; use 1, or -1 for all")
+    return value
+
+
+def _verbose(text):
+    """``--verbose``: 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _epochs(text):
@@ -408,14 +441,14 @@ def build_parser():
         )
         p.add_argument(
             "--n-jobs",
-            type=int,
+            type=_n_jobs,
             default=-1,
             help="models fitted in parallel (default -1: all cores)",
         )
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
         p.add_argument(
             "--verbose",
-            type=int,
+            type=_verbose,
             default=None,
             help="progress detail: 0 none, 1 a progress bar (the default on a "
             "terminal), 2 and more each model",

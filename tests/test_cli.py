@@ -678,3 +678,30 @@ def test_nn_ratio_of_a_pipeline_is_taken_in_its_last_steps_space():
     np.testing.assert_array_equal(
         ratio[train], nearest_neighbor_distance_ratio(Z[train], generated, Z[test])
     )
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--n-jobs", "0", "0 workers cannot run"),
+        ("--seed", "-1", "must be in [0, 2**32 - 1]"),
+        ("--seed", "99999999999", "must be in [0, 2**32 - 1]"),
+        ("--verbose", "-1", "must be 0 or more"),
+    ],
+)
+def test_impossible_options_are_one_line_errors(option, value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["score", "d.npy", option, value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "".join(err)
+
+
+def test_sampled_wraps_a_built_in_model(tmp_path):
+    from skmem import SampledDensity
+
+    np.save(tmp_path / "d.npy", np.random.RandomState(0).normal(size=(30, 2)))
+    table = cli.load_data(tmp_path / "d.npy")
+    estimator, _ = cli.prepare_model("gmm", {}, table, preprocess=False, sampled=True)
+    assert isinstance(estimator, SampledDensity)
+    assert type(estimator.generator).__name__ == "GaussianMixture"

@@ -8,6 +8,7 @@ it gets, with their captions, and says nothing about the others. A new figure
 is one builder and one line in :data:`FIGURES`.
 """
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +28,9 @@ class ReportRun:
 
     @property
     def slug(self):
-        """The start of the run's file names: the name's first word, lower case."""
-        return self.name.split()[0].lower()
+        """The start of the run's file names: the name's first word, lower case,
+        in letters, digits, dots and dashes only (an import path has a colon)."""
+        return re.sub(r"[^a-z0-9.-]+", "-", self.name.split()[0].lower()).strip("-")
 
 
 def _save(fig, out, filename):

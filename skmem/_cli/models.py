@@ -91,6 +91,10 @@ def make_estimator(model, params=None, sampled=None):
         estimator._validate_params()
     except InvalidParameterError as exc:
         raise UsageError(f"--model {model}: {exc}") from exc
+    if sampled:  # scored through its samples, as a generator without a likelihood
+        from .._sampled import SampledDensity
+
+        return SampledDensity(estimator)
     return estimator
 
 
