@@ -177,6 +177,24 @@ def _read_idx(path, magic, shape):
     return data.reshape(dims)
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10's batches (dicts, lists, bytes and numpy arrays) and
+    refuses every other global, so a foreign pickle cannot run code."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # bytes, in pickle protocols 0-2
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a CIFAR-10 batch holds no {module}.{name}")
+
+
 def _read_cifar_batches(path, names):
     """Pixels (n, 3072) uint8 and labels of the named batches of the tarball."""
     data, labels = [], []
@@ -184,9 +202,10 @@ def _read_cifar_batches(path, names):
         with tarfile.open(path, "r:gz") as archive:
             for name in names:
                 member = archive.extractfile(f"cifar-10-batches-py/{name}")
-                # The official format is pickled dicts; the tarball's MD5 is
-                # checked when skmem downloads it.
-                batch = pickle.load(member, encoding="bytes")
+                # The official format is pickled dicts of numpy arrays. A file
+                # put there by hand is not checked against the MD5, so the
+                # unpickler builds nothing but those.
+                batch = _BatchUnpickler(member, encoding="bytes").load()
                 data.append(np.asarray(batch[b"data"], dtype=np.uint8))
                 labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
     except (

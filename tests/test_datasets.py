@@ -5,6 +5,7 @@ Nothing here touches the network."""
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import struct
 import tarfile
@@ -265,3 +266,22 @@ def test_command_line_scores_a_data_set_by_name(tmp_path, monkeypatch, capsys):
     (tmp_path / "data" / "mnist" / "train-labels-idx1-ubyte.gz").write_bytes(b"x")
     assert main([*argv, "--out", str(out)]) == 2
     assert "not a readable gzipped idx file" in capsys.readouterr().err
+
+
+class _Payload:
+    def __reduce__(self):  # what a malicious pickle does: call any function
+        return (os.remove, (str(_Payload.target),))
+
+
+def test_a_cifar_tarball_put_there_by_hand_cannot_run_code(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    _Payload.target = victim = tmp_path / "victim.txt"
+    victim.write_text("still here")
+    with tarfile.open(tmp_path / "cifar10" / "cifar-10-python.tar.gz", "w:gz") as tar:
+        raw = pickle.dumps({b"data": _Payload(), b"labels": [0]}, protocol=2)
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    with pytest.raises(ValueError, match="not a readable CIFAR-10"):
+        fetch_cifar10(tmp_path, download_if_missing=False)
+    assert victim.read_text() == "still here"
