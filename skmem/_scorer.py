@@ -1,6 +1,5 @@
 """MemorizationScorer: per-sample memorization of any density estimator."""
 
-import tempfile
 import warnings
 from numbers import Integral, Real
 
@@ -18,7 +17,7 @@ from sklearn.utils.validation import (
 
 from ._aggregate import _AGGREGATES
 from ._audit import DELTA, PRIORS, membership_audit
-from ._cache import ModelCache
+from ._cache import MemoryModelCache, ModelCache
 from ._inference import fdr_mask
 from ._memory import available_bytes
 from ._reliability import repeat_groups, split_half_reliability
@@ -345,42 +344,41 @@ class MemorizationScorer(BaseEstimator):
             self.cv, self.max_repeats if auto else self.n_repeats, n_samples, rng
         )
         cache = ModelCache.from_memory(self.memory)
-        with tempfile.TemporaryDirectory(prefix="skmem-") as scratch:
-            if auto and cache is None:
-                # Each added repeat reuses the models fitted so far.
-                cache = ModelCache(scratch)
-            engine = select_engine(
-                estimator,
-                self.engine,
-                X,
-                n_jobs=self.n_jobs,
-                verbose=self.verbose,
-                aggregate=self.aggregate,
-                cache=cache,
+        if auto and cache is None:
+            # Each added repeat reuses the models fitted so far.
+            cache = MemoryModelCache()
+        engine = select_engine(
+            estimator,
+            self.engine,
+            X,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            aggregate=self.aggregate,
+            cache=cache,
+        )
+        _check_fits_in_memory(
+            engine,
+            splitter.get_n_splits(X, y, groups),
+            n_samples,
+            n_matrices=len(estimator_checkpoints(estimator)) + 1,
+            estimator=estimator,
+            X=X,
+        )
+        plan = make_split_plan(
+            splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
+        )
+        if self.verbose:
+            print(
+                f"[MemorizationScorer] fitting {plan.n_models} models of "
+                f"{type(estimator).__name__} on {n_samples} samples with the "
+                f"{engine.name} engine"
+                + (" (at most; n_repeats='auto')" if auto else ""),
+                flush=True,
             )
-            _check_fits_in_memory(
-                engine,
-                splitter.get_n_splits(X, y, groups),
-                n_samples,
-                n_matrices=len(estimator_checkpoints(estimator)) + 1,
-                estimator=estimator,
-                X=X,
-            )
-            plan = make_split_plan(
-                splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
-            )
-            if self.verbose:
-                print(
-                    f"[MemorizationScorer] fitting {plan.n_models} models of "
-                    f"{type(estimator).__name__} on {n_samples} samples with the "
-                    f"{engine.name} engine"
-                    + (" (at most; n_repeats='auto')" if auto else ""),
-                    flush=True,
-                )
-            if auto:
-                result, plan = self._fit_until_reliable(engine, estimator, X, plan)
-            else:
-                result = engine.compute(estimator, X, plan)
+        if auto:
+            result, plan = self._fit_until_reliable(engine, estimator, X, plan)
+        else:
+            result = engine.compute(estimator, X, plan)
         result = build_result(
             result,
             plan,

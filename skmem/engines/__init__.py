@@ -57,8 +57,9 @@ def select_engine(
 ):
     """Return the engine instance for ``estimator``, the scorer's ``engine`` and X.
 
-    ``cache`` (a ModelCache or None) is used by the engines that fit separate
-    models; the exact KDE engine fits none and has nothing worth caching.
+    ``cache`` (a ModelCache, a MemoryModelCache or None) is used by the engines
+    that fit separate models; the exact KDE engine fits none and has nothing
+    worth caching.
     """
     options = dict(n_jobs=n_jobs, verbose=verbose, aggregate=aggregate, cache=cache)
     if engine != "auto":

@@ -162,7 +162,7 @@ class SeparateModelsEngine:
             if self.verbose:
                 print(
                     f"[MemorizationScorer] {len(cached)} of {n_models} models found "
-                    f"in the cache at {self.cache.directory}",
+                    f"{self.cache.where}",
                     flush=True,
                 )
         for k, (model, row) in cached.items():
@@ -210,7 +210,7 @@ class GenericEngine(SeparateModelsEngine):
                 plan.train_indices(k),
                 plan.seeds[k],
                 k,
-                self.cache,
+                None if self.cache is None else self.cache.for_workers,
                 keys[k],
                 checkpoints,
             )
@@ -225,6 +225,8 @@ class GenericEngine(SeparateModelsEngine):
                 zip(todo, parallel(tasks), strict=True)
             ):
                 estimators[k], log_likelihoods[:, k] = model, row
+                if self.cache is not None:
+                    self.cache.keep(keys[k], model, cache_row(row))
                 bar.update(1)
                 if self.verbose:
                     bar.write(
