@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from .._aggregate import CLOSED_FORMS
 from .._memory import budget_bytes, rows_per_block
-from ._base import EngineResult, dense_matrix_bytes
+from ._base import Engine, EngineResult, dense_matrix_bytes
 
 _COMPACT = {"tophat", "epanechnikov", "linear", "cosine"}
 _SQRT_KERNELS = {"exponential", "linear", "cosine"}
@@ -273,7 +273,7 @@ class _Fit:
     train_masks: np.ndarray
 
 
-class KernelDensityEngine:
+class KernelDensityEngine(Engine):
     """Exact pairwise-kernel engine for :class:`~sklearn.neighbors.KernelDensity`.
 
     Parameters
@@ -293,12 +293,8 @@ class KernelDensityEngine:
 
     name = "kde"
 
-    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched", cache=None):
-        # ``cache`` is part of the engine contract; this engine fits no models
-        # and has nothing worth caching.
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.aggregate = aggregate
+    # ``cache`` (Engine's constructor keeps it): this engine fits no models and
+    # has nothing worth caching.
 
     @classmethod
     def unsupported_reason(cls, estimator, X):
