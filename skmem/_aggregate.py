@@ -6,6 +6,8 @@ samples and concatenate the results.
 """
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import combinations
 from math import comb
 
@@ -201,6 +203,40 @@ def in_out_log_likelihoods(
         )
 
     return _in_out(log_likelihoods, train_masks, test_masks, aggregate)
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """An aggregate's closed form under LeaveOneOut, for engines that know the
+    mean in-model density without the matrix (the exact KernelDensity engine).
+
+    Under LeaveOneOut every sample has ``n_in = n - 1`` in-models and one
+    out-model, so V is that model's log-likelihood whatever the aggregate.
+    ``in_aggregate(log_mean_density, sum_log_likelihoods, n_in)`` gives U from
+    ``log mean_k p_k(x_i)`` and ``sum_k log p_k(x_i)`` over the in-models; the
+    latter is computed (and passed) only when ``needs_sum`` is True, else None.
+    """
+
+    needs_sum: bool
+    in_aggregate: Callable
+
+
+def _mean_of_logs(log_mean_density, sum_log_likelihoods, n_in):
+    return sum_log_likelihoods / n_in
+
+
+def _log_of_mean(log_mean_density, sum_log_likelihoods, n_in):
+    return log_mean_density
+
+
+# Aggregates with a LeaveOneOut closed form. An engine falls back to the
+# log-likelihood matrix for an aggregate missing here.
+CLOSED_FORMS = {
+    "logmeanexp": ClosedForm(needs_sum=False, in_aggregate=_log_of_mean),
+    "mean": ClosedForm(needs_sum=True, in_aggregate=_mean_of_logs),
+    # One out-model per sample: "matched" averages single in-models.
+    "matched": ClosedForm(needs_sum=True, in_aggregate=_mean_of_logs),
+}
 
 
 def scores_from_in_out(in_ll, out_ll):

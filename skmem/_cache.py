@@ -18,11 +18,41 @@ import joblib
 import numpy as np
 
 
-class ModelCache:
+class _Cache:
+    """What the engines use of a cache: keys, ``load_all``, and where models
+    are stored (``for_workers``: the cache the fitting workers store into, or
+    None; ``keep``: called in this process for every model fitted)."""
+
+    def model_keys(self, estimator, X, plan):
+        """One key per model of ``plan``."""
+        base = joblib.hash((type(estimator).__qualname__, estimator, X))
+        return [
+            joblib.hash((base, np.packbits(plan.train_masks[k]), int(plan.seeds[k])))
+            for k in range(plan.n_models)
+        ]
+
+    def load_all(self, keys, n_samples):
+        """The cached entries of ``keys``: a dict from model index to entry."""
+        found = {}
+        for k, key in enumerate(keys):
+            entry = self.load(key, n_samples)
+            if entry is not None:
+                found[k] = entry
+        return found
+
+
+class ModelCache(_Cache):
     """Files ``<location>/skmem/<key>.pkl`` holding ``(estimator, log_likelihoods)``."""
 
     def __init__(self, location):
         self.directory = Path(location) / "skmem"
+        self.where = f"in the cache at {self.directory}"
+        # Workers store each model as soon as it is done, so that a run killed
+        # later keeps it.
+        self.for_workers = self
+
+    def keep(self, key, model, row):
+        """Nothing: the worker that fitted the model stored it."""
 
     @classmethod
     def from_memory(cls, memory):
@@ -33,14 +63,6 @@ class ModelCache:
             return cls(memory)
         location = getattr(memory, "location", None)
         return None if location is None else cls(location)
-
-    def model_keys(self, estimator, X, plan):
-        """One key per model of ``plan``."""
-        base = joblib.hash((type(estimator).__qualname__, estimator, X))
-        return [
-            joblib.hash((base, np.packbits(plan.train_masks[k]), int(plan.seeds[k])))
-            for k in range(plan.n_models)
-        ]
 
     def _path(self, key):
         return self.directory / f"{key}.pkl"
@@ -81,11 +103,26 @@ class ModelCache:
             if temporary.exists():
                 temporary.unlink()
 
-    def load_all(self, keys, n_samples):
-        """The cached entries of ``keys``: a dict from model index to entry."""
-        found = {}
-        for k, key in enumerate(keys):
-            entry = self.load(key, n_samples)
-            if entry is not None:
-                found[k] = entry
-        return found
+
+class MemoryModelCache(_Cache):
+    """ModelCache's interface in this process's memory, for ``n_repeats="auto"``:
+    each added repeat reuses the models fitted so far, as ``warm_start`` does.
+
+    Worker processes cannot write into it, so the engine keeps each model here
+    (``keep``) as its result comes back.
+    """
+
+    where = "in memory"
+    for_workers = None
+
+    def __init__(self):
+        self._entries = {}
+
+    def load(self, key, n_samples):
+        """``(estimator, log_likelihoods)``, or None when missing."""
+        return self._entries.get(key)
+
+    def store(self, key, model, row):
+        self._entries[key] = (model, np.asarray(row, dtype=np.float64))
+
+    keep = store

@@ -1,9 +1,6 @@
 """MemorizationScorer: per-sample memorization of any density estimator."""
 
-import tempfile
 import warnings
-from dataclasses import replace
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,22 +15,19 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._aggregate import _AGGREGATES, _in_out, scores_from_in_out, warn_missing
+from ._aggregate import _AGGREGATES
 from ._audit import DELTA, PRIORS, membership_audit
-from ._cache import ModelCache
-from ._inference import fdr_mask, jackknife_std, repeated_inference
+from ._cache import MemoryModelCache, ModelCache
+from ._inference import fdr_mask
 from ._memory import available_bytes
 from ._reliability import repeat_groups, split_half_reliability
+from ._result import MIN_REPEATS_FOR_TESTS, _why_no_tests, build_result
 from ._rows import check_no_missing, mean_over_matching_rows
 from ._splits import make_split_plan, resolve_cv
 from .engines import ENGINES, select_engine
 from .engines._base import estimator_checkpoints
-from .engines.generic import ensemble_log_likelihood
 
 _REQUIRED_METHODS = ("fit", "score_samples")
-# Repeats needed for intervals and p-values (2 give standard errors with one
-# degree of freedom, whose tail probabilities cannot be trusted).
-MIN_REPEATS_FOR_TESTS = 3
 
 
 class MemorizationScorer(BaseEstimator):
@@ -350,48 +344,59 @@ class MemorizationScorer(BaseEstimator):
             self.cv, self.max_repeats if auto else self.n_repeats, n_samples, rng
         )
         cache = ModelCache.from_memory(self.memory)
-        with tempfile.TemporaryDirectory(prefix="skmem-") as scratch:
-            if auto and cache is None:
-                # Each added repeat reuses the models fitted so far.
-                cache = ModelCache(scratch)
-            engine = select_engine(
-                estimator,
-                self.engine,
-                X,
-                n_jobs=self.n_jobs,
-                verbose=self.verbose,
-                aggregate=self.aggregate,
-                cache=cache,
+        if auto and cache is None:
+            # Each added repeat reuses the models fitted so far.
+            cache = MemoryModelCache()
+        engine = select_engine(
+            estimator,
+            self.engine,
+            X,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            aggregate=self.aggregate,
+            cache=cache,
+        )
+        _check_fits_in_memory(
+            engine,
+            splitter.get_n_splits(X, y, groups),
+            n_samples,
+            n_matrices=len(estimator_checkpoints(estimator)) + 1,
+            estimator=estimator,
+            X=X,
+        )
+        plan = make_split_plan(
+            splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
+        )
+        if self.verbose:
+            print(
+                f"[MemorizationScorer] fitting {plan.n_models} models of "
+                f"{type(estimator).__name__} on {n_samples} samples with the "
+                f"{engine.name} engine"
+                + (" (at most; n_repeats='auto')" if auto else ""),
+                flush=True,
             )
-            _check_fits_in_memory(
-                engine,
-                splitter.get_n_splits(X, y, groups),
-                n_samples,
-                n_matrices=len(estimator_checkpoints(estimator)) + 1,
-                estimator=estimator,
-                X=X,
-            )
-            plan = make_split_plan(
-                splitter, n_samples, X=X, y=y, groups=groups, random_state=rng
-            )
-            if self.verbose:
-                print(
-                    f"[MemorizationScorer] fitting {plan.n_models} models of "
-                    f"{type(estimator).__name__} on {n_samples} samples with the "
-                    f"{engine.name} engine"
-                    + (" (at most; n_repeats='auto')" if auto else ""),
-                    flush=True,
-                )
-            if auto:
-                result, plan = self._fit_until_reliable(engine, estimator, X, plan)
-            else:
-                result = engine.compute(estimator, X, plan)
-        result = self._set_curve(result, plan)
-        self._set_results(result, plan)
-        if result.estimators is not None:
-            self.estimators_ = result.estimators
-        self.engine_ = engine.name
+        if auto:
+            result, plan = self._fit_until_reliable(engine, estimator, X, plan)
+        else:
+            result = engine.compute(estimator, X, plan)
+        result = build_result(
+            result,
+            plan,
+            aggregate=self.aggregate,
+            early_stopping=self.early_stopping,
+            verbose=self.verbose,
+        )
+        for note in result.notes:
+            print(f"[MemorizationScorer] {note}", flush=True)
+        # The one place a fit writes its results on the scorer.
+        for name in result.fitted_attributes():
+            value = getattr(result, name)
+            if name != "estimators" or value is not None:
+                setattr(self, f"{name}_", value)
+        self._result = result
+        self._inference = result.inference
         self._ensemble = result.ensemble
+        self.engine_ = engine.name
         self._fit_X = X
         return self
 
@@ -428,103 +433,6 @@ class MemorizationScorer(BaseEstimator):
             stacklevel=4,
         )
         return result, head
-
-    def _set_curve(self, result, plan):
-        """The curve attributes; the result to score (the best checkpoint's
-        when ``early_stopping``)."""
-        curve = result.log_likelihood_curve
-        if curve is None:
-            self.checkpoints_ = self.memorization_curve_ = None
-            self.log_likelihood_curve_ = self.score_curve_ = None
-            self.best_checkpoint_ = None
-            return result
-        masks = (plan.train_masks, plan.test_masks)
-        scores, held_out = [], []
-        for log_likelihoods in curve:
-            # Samples without an in- or out-model are NaN here as in the final
-            # scores, which warn about them once.
-            in_ll, out_ll, _ = _in_out(log_likelihoods, *masks, self.aggregate)
-            scores.append(scores_from_in_out(in_ll, out_ll))
-            finite = out_ll[~np.isnan(out_ll)]
-            held_out.append(finite.mean() if finite.size else np.nan)
-        self.checkpoints_ = np.asarray(result.checkpoints)
-        self.memorization_curve_ = np.array(scores)
-        self.log_likelihood_curve_ = curve
-        self.score_curve_ = np.array(held_out)
-        best = int(np.nanargmax(self.score_curve_))
-        self.best_checkpoint_ = int(self.checkpoints_[best])
-        if not self.early_stopping:
-            return result
-        if self.verbose:
-            print(
-                f"[MemorizationScorer] early stopping at epoch "
-                f"{self.best_checkpoint_} (mean held-out log-likelihood "
-                f"{self.score_curve_[best]:.3f})",
-                flush=True,
-            )
-        return replace(
-            result,
-            log_likelihoods=curve[best],
-            ensemble=partial(
-                ensemble_log_likelihood, result.estimators, epoch=self.best_checkpoint_
-            ),
-        )
-
-    def _set_results(self, result, plan):
-        """Scores, error bars and tests from an engine's result."""
-        n_samples = plan.n_samples
-        log_likelihoods = result.log_likelihoods
-        masks = (plan.train_masks, plan.test_masks)
-        if result.in_log_likelihood is None:
-            # Engines check every model's log-likelihoods as they come in; the
-            # private kernels below do not check them again.
-            in_ll, out_ll, n_missing = _in_out(log_likelihoods, *masks, self.aggregate)
-            warn_missing(n_missing, n_samples)
-        else:
-            in_ll, out_ll = result.in_log_likelihood, result.out_log_likelihood
-        scores = scores_from_in_out(in_ll, out_ll)
-
-        groups = None if log_likelihoods is None else repeat_groups(plan.test_masks)
-        n_repeats = None if groups is None else len(groups)
-        nan = np.full(n_samples, np.nan)
-        std, reliability, inference = nan, np.nan, None
-        if n_repeats is not None and n_repeats >= 2:
-            std = jackknife_std(log_likelihoods, *masks, groups, self.aggregate)
-            reliability = split_half_reliability(
-                log_likelihoods, *masks, groups, self.aggregate
-            )
-        if n_repeats is not None and n_repeats >= MIN_REPEATS_FOR_TESTS:
-            inference = repeated_inference(scores, std, log_likelihoods, *masks, groups)
-            if self.verbose:
-                for note in inference.notes:
-                    print(f"[MemorizationScorer] {note}.", flush=True)
-        elif self.verbose:
-            missing = "memorization_ci_ and memorization_pvalues_"
-            if n_repeats is None or n_repeats < 2:
-                missing = f"memorization_std_, reliability_, {missing}"
-            print(
-                f"[MemorizationScorer] {missing} are NaN: "
-                f"{_why_no_tests(log_likelihoods, n_repeats)}.",
-                flush=True,
-            )
-
-        self.log_likelihoods_ = log_likelihoods
-        self.in_log_likelihood_ = in_ll
-        self.out_log_likelihood_ = out_ll
-        self.memorization_scores_ = scores
-        self.memorization_std_ = std
-        self.reliability_ = reliability
-        self.n_repeats_ = n_repeats
-        if inference is None:
-            self.memorization_ci_ = np.full((n_samples, 2), np.nan)
-            self.memorization_pvalues_ = nan
-        else:
-            self.memorization_ci_ = inference.ci
-            self.memorization_pvalues_ = inference.pvalues
-        self._inference = inference
-        self.train_masks_ = plan.train_masks
-        self.test_masks_ = plan.test_masks
-        self.seeds_ = plan.seeds
 
     def memorized(self, alpha=0.05, threshold=None):
         """Which training samples are memorized, at false-discovery rate ``alpha``.
@@ -872,18 +780,6 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._ensemble(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
-
-
-def _why_no_tests(log_likelihoods, n_repeats):
-    if log_likelihoods is None:
-        return "the log-likelihood matrix was not kept"
-    if n_repeats is None:
-        return "the splits are not repeated partitions of the data"
-    return (
-        f"{'one repeat ran' if n_repeats == 1 else f'{n_repeats} repeats ran'}; "
-        f"use n_repeats >= {MIN_REPEATS_FOR_TESTS} (standard errors and the "
-        "reliability need 2, intervals and p-values 3), or n_repeats='auto'"
-    )
 
 
 def _input_tag(estimator, name):

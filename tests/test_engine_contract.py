@@ -9,7 +9,8 @@ from sklearn.neighbors import KernelDensity
 
 from skmem import MemorizationScorer
 from skmem._splits import make_split_plan, resolve_cv
-from skmem.engines import ENGINES
+from skmem.engines import ENGINES, Engine
+from skmem.engines._base import check_engine
 
 
 def _estimators():
@@ -51,3 +52,37 @@ def test_a_pickled_scorer_scores_new_rows():
         scorer = MemorizationScorer(estimator, cv=4, random_state=0).fit(X)
         copy = pickle.loads(pickle.dumps(scorer))
         assert copy.score(new) == scorer.score(new)
+
+
+def test_the_registry_holds_engines_that_meet_the_contract():
+    for name, engine in ENGINES.items():
+        assert issubclass(engine, Engine) and engine.name == name
+        assert check_engine(engine) is engine
+
+    class Duck:  # the old prose contract, without the base class
+        name = "duck"
+        unsupported_reason = classmethod(lambda cls, estimator, X: None)
+
+    with pytest.raises(TypeError, match="not a subclass"):
+        check_engine(Duck)
+
+    class Partial(Engine):
+        name = "partial"
+
+        @classmethod
+        def unsupported_reason(cls, estimator, X):
+            return None
+
+        def matrix_bytes(self, n_models, n_samples):
+            return 0
+
+    with pytest.raises(TypeError, match="Partial does not implement compute"):
+        check_engine(Partial)
+
+    class Complete(Partial):
+        def compute(self, estimator, X, plan):
+            return None
+
+    with pytest.raises(TypeError, match="no string name"):
+        check_engine(type("Nameless", (Complete,), {"name": None}))
+    assert check_engine(Complete) is Complete

@@ -11,6 +11,9 @@ from sklearn.neighbors import KernelDensity
 from sklearn.neighbors._kd_tree import kernel_norm
 
 from skmem import MemorizationScorer, memorization_scores
+from skmem._aggregate import CLOSED_FORMS
+from skmem._splits import make_split_plan
+from skmem.engines.kde import KernelDensityEngine
 
 KERNELS = ["gaussian", "tophat", "epanechnikov", "exponential", "linear", "cosine"]
 PLANS = {
@@ -155,6 +158,29 @@ def test_leave_one_out_without_the_matrix():
             full.memorization_scores_,
             rtol=1e-9,
         )
+
+
+@pytest.mark.parametrize("aggregate", ["logmeanexp", "mean"])
+def test_aggregate_without_a_closed_form_gets_the_matrix(monkeypatch, aggregate):
+    """An aggregate missing from CLOSED_FORMS (as a new one would be) is not given
+    another's closed form: the engine builds the matrix, which the aggregate
+    itself reduces, and the scores are still those of the closed form."""
+    X = _data()
+    kde = KernelDensity(bandwidth=0.8)
+    closed = MemorizationScorer(kde, cv=LeaveOneOut(), aggregate=aggregate).fit(X)
+    engine = KernelDensityEngine(aggregate=aggregate)
+    n = len(X)
+    plan = make_split_plan(LeaveOneOut(), n, X=X)
+    monkeypatch.delitem(CLOSED_FORMS, aggregate)
+    assert engine.matrix_bytes(n, n) == 8 * n * n
+    with config_context(working_memory=1e-3):  # not even the budget skips it
+        result = engine.compute(kde, X, plan)
+    assert result.in_log_likelihood is None and result.out_log_likelihood is None
+    np.testing.assert_allclose(result.log_likelihoods, closed.log_likelihoods_)
+    matrix = MemorizationScorer(kde, cv=LeaveOneOut(), aggregate=aggregate).fit(X)
+    np.testing.assert_allclose(
+        matrix.memorization_scores_, closed.memorization_scores_, rtol=1e-9
+    )
 
 
 def test_blocks_and_threads_do_not_change_results():

@@ -212,3 +212,34 @@ def test_torch_run_killed_mid_group_loses_only_that_group(tmp_path, monkeypatch)
     monkeypatch.setattr(training, "train", train)
     fresh = MemorizationScorer(vae, cv=cv, random_state=0).fit(X)
     np.testing.assert_allclose(resumed, fresh.memorization_scores_, atol=1e-4)
+
+
+def test_auto_repeats_fit_each_model_once_across_processes(slowmod, tmp_path):
+    """n_repeats='auto' keeps earlier repeats' models in this process's memory:
+    with worker processes too, each model is fitted once and the scores are those
+    of one process."""
+    from joblib.externals.loky import get_reusable_executor
+    from slowmod import CountedGMM
+
+    # Fresh workers, which see slowmod on their path.
+    get_reusable_executor().shutdown(wait=True)
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    scores = []
+    for n_jobs in (1, 2):
+        log = tmp_path / f"fits-{n_jobs}.log"
+        scorer = MemorizationScorer(
+            CountedGMM(log=str(log)),
+            cv=3,
+            n_repeats="auto",
+            max_repeats=4,
+            target_reliability=0.9999,  # not reached: every repeat up to 4 runs
+            engine="generic",
+            n_jobs=n_jobs,
+            random_state=0,
+        )
+        with pytest.warns(UserWarning, match="after max_repeats=4 repeats"):
+            scorer.fit(X)
+        assert scorer.n_repeats_ == 4
+        assert _n_fits(log) == 3 * 4
+        scores.append(scorer.memorization_scores_)
+    np.testing.assert_array_equal(scores[0], scores[1])

@@ -22,7 +22,10 @@ from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmem import MemorizationScorer
+from skmem import MemorizationScorer, memorization_scores
+from skmem._result import build_result
+from skmem._splits import make_split_plan
+from skmem.engines._base import EngineResult
 from skmem.engines.generic import failed_model
 
 
@@ -396,3 +399,47 @@ def test_score_samples_checks_features(blobs):
     scorer = MemorizationScorer(KernelDensity(), cv=3).fit(blobs)
     with pytest.raises(ValueError, match="features"):
         scorer.score_samples(blobs[:, :2])
+
+
+def test_result_stage_is_pure_and_the_scorer_copies_it(blobs):
+    """build_result reads its inputs only, gives the same result twice, and the
+    scorer's fitted attributes are its fields."""
+
+    scorer = MemorizationScorer(
+        KernelDensity(bandwidth=0.7), cv=4, n_repeats=3, random_state=0
+    ).fit(blobs)
+    result = scorer._result
+    for name in result.fitted_attributes():
+        if name != "estimators":
+            assert getattr(scorer, f"{name}_") is getattr(result, name)
+    assert scorer._inference is result.inference
+
+    cv = RepeatedKFold(n_splits=4, n_repeats=3, random_state=1)
+    plan = make_split_plan(cv, len(blobs), X=blobs, random_state=0)
+    log_likelihoods = np.random.RandomState(0).normal(size=plan.train_masks.shape)
+    engine_result = EngineResult(log_likelihoods.copy())
+    train_masks = plan.train_masks.copy()
+    kwargs = dict(aggregate="matched", early_stopping=False, verbose=False)
+    first = build_result(engine_result, plan, **kwargs)
+    second = build_result(engine_result, plan, **kwargs)
+    np.testing.assert_array_equal(engine_result.log_likelihoods, log_likelihoods)
+    np.testing.assert_array_equal(plan.train_masks, train_masks)
+    for name in ("memorization_scores", "memorization_std", "memorization_pvalues"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    assert first.n_repeats == 3 and first.notes == ()
+    # Planted: the scores are the matched aggregate of the matrix given.
+    np.testing.assert_allclose(
+        first.memorization_scores,
+        memorization_scores(log_likelihoods, plan.train_masks, plan.test_masks),
+    )
+
+
+def test_verbose_says_why_error_bars_are_missing(blobs, capsys):
+    MemorizationScorer(
+        KernelDensity(bandwidth=0.7), cv=4, n_repeats=1, verbose=1, random_state=0
+    ).fit(blobs)
+    out = capsys.readouterr().out
+    assert (
+        "[MemorizationScorer] memorization_std_, reliability_, memorization_ci_ "
+        "and memorization_pvalues_ are NaN: one repeat ran;" in out
+    )

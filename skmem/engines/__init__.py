@@ -2,7 +2,8 @@
 
 The engine contract
 -------------------
-An engine is one file in this package holding one class with:
+An engine is one file in this package holding one subclass of
+:class:`~skmem.engines._base.Engine` (which the registry checks) with:
 
 - ``name``: the string ``MemorizationScorer(engine=...)`` accepts;
 - ``unsupported_reason(estimator, X)`` (a classmethod): None when the engine
@@ -26,6 +27,7 @@ the fast engines in the registry's order and takes the first that applies;
 ``"generic"`` always applies.
 """
 
+from ._base import Engine, check_engine
 from .generic import GenericEngine
 from .kde import KernelDensityEngine
 from .sampled import SampledDensityEngine
@@ -33,6 +35,7 @@ from .torch_ensemble import TorchEnsembleEngine
 
 __all__ = [
     "ENGINES",
+    "Engine",
     "GenericEngine",
     "KernelDensityEngine",
     "SampledDensityEngine",
@@ -42,7 +45,7 @@ __all__ = [
 
 #: Every engine by name; the fast ones in the order ``engine="auto"`` tries them.
 ENGINES = {
-    engine.name: engine
+    check_engine(engine).name: engine
     for engine in (
         KernelDensityEngine,
         TorchEnsembleEngine,
@@ -57,8 +60,9 @@ def select_engine(
 ):
     """Return the engine instance for ``estimator``, the scorer's ``engine`` and X.
 
-    ``cache`` (a ModelCache or None) is used by the engines that fit separate
-    models; the exact KDE engine fits none and has nothing worth caching.
+    ``cache`` (a ModelCache, a MemoryModelCache or None) is used by the engines
+    that fit separate models; the exact KDE engine fits none and has nothing
+    worth caching.
     """
     options = dict(n_jobs=n_jobs, verbose=verbose, aggregate=aggregate, cache=cache)
     if engine != "auto":

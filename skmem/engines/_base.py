@@ -1,5 +1,7 @@
 """What every engine returns, and helpers engines share."""
 
+import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,52 @@ class EngineResult:
     ensemble: Callable[[Any], np.ndarray] | None = field(default=None)
     checkpoints: tuple = field(default=())
     log_likelihood_curve: np.ndarray | None = field(default=None)
+
+
+class Engine(ABC):
+    """The engine contract (see :mod:`skmem.engines`), in code.
+
+    A subclass sets ``name`` and implements :meth:`unsupported_reason`,
+    :meth:`compute` and :meth:`matrix_bytes`. Engines are stateless strategies:
+    the constructor keeps the options, and what a run fitted travels in the
+    :class:`EngineResult`.
+    """
+
+    #: The string ``MemorizationScorer(engine=...)`` accepts.
+    name: str
+
+    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched", cache=None):
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.aggregate = aggregate
+        self.cache = cache
+
+    @classmethod
+    @abstractmethod
+    def unsupported_reason(cls, estimator, X):
+        """None when this engine can compute the models of ``estimator`` on the
+        validated ``X``; else a short reason (printed by ``engine="auto"`` when
+        verbose, raised by a named engine)."""
+
+    @abstractmethod
+    def compute(self, estimator, X, plan):
+        """The :class:`EngineResult` of the models of ``plan``."""
+
+    @abstractmethod
+    def matrix_bytes(self, n_models, n_samples):
+        """Bytes the log-likelihood matrix of a plan of that size will take."""
+
+
+def check_engine(engine):
+    """Refuse, with the reason, a class that does not meet the engine contract."""
+    if not (isinstance(engine, type) and issubclass(engine, Engine)):
+        raise TypeError(f"{engine!r} is not a subclass of skmem.engines._base.Engine.")
+    if inspect.isabstract(engine):
+        missing = ", ".join(sorted(engine.__abstractmethods__))
+        raise TypeError(f"Engine {engine.__name__} does not implement {missing}.")
+    if not isinstance(getattr(engine, "name", None), str):
+        raise TypeError(f"Engine {engine.__name__} has no string name.")
+    return engine
 
 
 def estimator_checkpoints(estimator):

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from .._memory import rows_per_block
 from ._base import (
+    Engine,
     EngineResult,
     cache_row,
     check_log_likelihoods,
@@ -127,20 +128,15 @@ def _fit_and_score(
     return model, rows
 
 
-class SeparateModelsEngine:
+class SeparateModelsEngine(Engine):
     """Base of the engines that fit one estimator per model.
 
     They can use a ModelCache (``cache``), and return the fitted models with
     the fold-ensemble density of new rows computed from them.
     """
 
-    matrix_bytes = staticmethod(dense_matrix_bytes)
-
-    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched", cache=None):
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.aggregate = aggregate
-        self.cache = cache
+    def matrix_bytes(self, n_models, n_samples):
+        return dense_matrix_bytes(n_models, n_samples)
 
     def _start(self, estimator, X, plan):
         """Cache keys, the models still to fit, and the results so far.
@@ -162,7 +158,7 @@ class SeparateModelsEngine:
             if self.verbose:
                 print(
                     f"[MemorizationScorer] {len(cached)} of {n_models} models found "
-                    f"in the cache at {self.cache.directory}",
+                    f"{self.cache.where}",
                     flush=True,
                 )
         for k, (model, row) in cached.items():
@@ -210,7 +206,7 @@ class GenericEngine(SeparateModelsEngine):
                 plan.train_indices(k),
                 plan.seeds[k],
                 k,
-                self.cache,
+                None if self.cache is None else self.cache.for_workers,
                 keys[k],
                 checkpoints,
             )
@@ -225,6 +221,8 @@ class GenericEngine(SeparateModelsEngine):
                 zip(todo, parallel(tasks), strict=True)
             ):
                 estimators[k], log_likelihoods[:, k] = model, row
+                if self.cache is not None:
+                    self.cache.keep(keys[k], model, cache_row(row))
                 bar.update(1)
                 if self.verbose:
                     bar.write(

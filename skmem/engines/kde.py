@@ -40,8 +40,9 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_array
 from threadpoolctl import threadpool_limits
 
+from .._aggregate import CLOSED_FORMS
 from .._memory import budget_bytes, rows_per_block
-from ._base import EngineResult, dense_matrix_bytes
+from ._base import Engine, EngineResult, dense_matrix_bytes
 
 _COMPACT = {"tophat", "epanechnikov", "linear", "cosine"}
 _SQRT_KERNELS = {"exponential", "linear", "cosine"}
@@ -272,7 +273,7 @@ class _Fit:
     train_masks: np.ndarray
 
 
-class KernelDensityEngine:
+class KernelDensityEngine(Engine):
     """Exact pairwise-kernel engine for :class:`~sklearn.neighbors.KernelDensity`.
 
     Parameters
@@ -282,9 +283,9 @@ class KernelDensityEngine:
         BLAS thread, so results are identical for every value.
     verbose : int
     aggregate : {"matched", "logmeanexp", "mean"}
-        Needed for LeaveOneOut, whose in/out aggregates come in closed form.
-        With one out-model per sample, "matched" is the mean of the in-model
-        log-likelihoods, as "mean" is.
+        Needed for LeaveOneOut, whose in/out aggregates come in closed form
+        (``skmem._aggregate.CLOSED_FORMS``); an aggregate without one gets the
+        full matrix, aggregated by the scorer.
 
     Each row block takes at most a quarter of scikit-learn's ``working_memory``
     (one block per thread is alive at a time).
@@ -292,12 +293,8 @@ class KernelDensityEngine:
 
     name = "kde"
 
-    def __init__(self, *, n_jobs=None, verbose=0, aggregate="matched", cache=None):
-        # ``cache`` is part of the engine contract; this engine fits no models
-        # and has nothing worth caching.
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.aggregate = aggregate
+    # ``cache`` (Engine's constructor keeps it): this engine fits no models and
+    # has nothing worth caching.
 
     @classmethod
     def unsupported_reason(cls, estimator, X):
@@ -340,7 +337,11 @@ class KernelDensityEngine:
     def matrix_bytes(self, n_models, n_samples):
         """What the log-likelihood matrix will take; 0 for a LeaveOneOut plan
         whose matrix exceeds the budget (only its aggregates are computed)."""
-        if n_models == n_samples and 8 * n_samples**2 > self._budget_bytes():
+        if (
+            n_models == n_samples
+            and self.aggregate in CLOSED_FORMS
+            and 8 * n_samples**2 > self._budget_bytes()
+        ):
             return 0
         return dense_matrix_bytes(n_models, n_samples)
 
@@ -369,8 +370,9 @@ class KernelDensityEngine:
             log_offsets=log_norms - np.log(n_train),
             train_masks=plan.train_masks,
         )
-        if _is_leave_one_out(plan):
-            result = self._leave_one_out(fit, plan)
+        form = CLOSED_FORMS.get(self.aggregate)
+        if form is not None and _is_leave_one_out(plan):
+            result = self._leave_one_out(fit, plan, form)
         else:
             result = self._atoms(fit, plan)
         # The fold-ensemble density of new rows, from the same kernel sums.
@@ -416,7 +418,7 @@ class KernelDensityEngine:
         log_likelihoods[:, order] = np.hstack(blocks)
         return EngineResult(log_likelihoods=log_likelihoods)
 
-    def _leave_one_out(self, fit, plan):
+    def _leave_one_out(self, fit, plan, form):
         X = fit.X
         n = X.shape[0]
         held_out = np.argmax(plan.test_masks, axis=1)  # model k holds out sample
@@ -424,8 +426,7 @@ class KernelDensityEngine:
         offset = fit.log_offsets[0]  # log_norm(h) - log(n - 1)
         pts = _Points(X, fit.center, h)
         store_matrix = 8 * n * n <= self._budget_bytes()
-        # One out-model per sample: "matched" averages single in-models.
-        mean_in = self.aggregate in ("mean", "matched")
+        mean_in = form.needs_sum
         compact = fit.kernel in _COMPACT
 
         def block(sl, scratch):
@@ -443,13 +444,14 @@ class KernelDensityEngine:
                 log_s = np.log(scaled.sum(axis=1)) + shift[:, 0]
             out_ll = log_s + offset
             with np.errstate(divide="ignore"):
-                # U_i = log((n - 1) K_ii + (n - 2) S_i) - 2 log(n - 1) + log_norm
-                in_ll = (
+                # log mean_{k != i} p_k(x_i)
+                #   = log((n - 1) K_ii + (n - 2) S_i) - 2 log(n - 1) + log_norm
+                log_mean_density = (
                     np.logaddexp(np.log(n - 1), np.log(n - 2) + log_s)
                     - np.log(n - 1)
                     + offset
                 )
-            in_matrix = None
+            in_matrix = sum_log = None
             if mean_in or store_matrix:
                 # log p_k(x_i), k != i: log(K_ii + S_i - K_ik) with K_ii = 1; the
                 # difference is at least 1, so nothing cancels.
@@ -458,8 +460,9 @@ class KernelDensityEngine:
                     in_matrix = np.log1p(np.exp(log_s)[:, None] - kernel) + offset
                 in_matrix[local, rows] = 0.0
                 if mean_in:
-                    in_ll = in_matrix.sum(axis=1) / (n - 1)
+                    sum_log = in_matrix.sum(axis=1)
                 in_matrix[local, rows] = out_ll
+            in_ll = form.in_aggregate(log_mean_density, sum_log, n - 1)
             return in_ll, out_ll, in_matrix if store_matrix else None
 
         row_bytes = 8 * 4 * n

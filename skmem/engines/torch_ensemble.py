@@ -58,7 +58,7 @@ class TorchEnsembleEngine(SeparateModelsEngine):
     verbose : int
     aggregate : str
         Unused: the engine returns the full log-likelihood matrix.
-    cache : ModelCache or None
+    cache : ModelCache, MemoryModelCache or None
         Cached models are loaded instead of trained; the others are trained
         together and stored as soon as their group is done.
     """
@@ -205,7 +205,7 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                 1 if n_workers > 1 and not per_device else n_jobs,
                 f"[MemorizationScorer] group {g + 1}/{len(groups)}: ",
                 group,
-                self.cache,
+                None if self.cache is None else self.cache.for_workers,
                 [keys[k] for k in group],
                 device=None if remote else group_devices[g],
                 progress=bar.update if in_process else None,
@@ -227,8 +227,10 @@ class TorchEnsembleEngine(SeparateModelsEngine):
             for g, (group, (members, rows)) in enumerate(
                 zip(groups, parallel(tasks), strict=True)
             ):
-                for member, k in zip(members, group, strict=True):
+                for j, (member, k) in enumerate(zip(members, group, strict=True)):
                     estimators[k] = member
+                    if self.cache is not None:
+                        self.cache.keep(keys[k], member, cache_row(rows[:, j]))
                 log_likelihoods[:, group] = rows
                 if not in_process:
                     bar.update(len(group) * estimator.max_epochs)
