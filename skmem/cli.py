@@ -15,7 +15,7 @@ import numpy as np
 from ._cli.errors import UsageError
 from ._cli.models import MODELS, make_estimator, model_defaults_text, parse_params
 from ._cli.preprocess import prepare_model
-from ._cli.runs import nn_ratio, quiet_numerics, run_models
+from ._cli.runs import nn_ratio, run_models
 from ._cli.runs import settings as run_settings
 from ._cli.tables import MISSING, drop_constant_columns, handle_missing, load_data
 
@@ -62,12 +62,11 @@ def report(
     from ._report import SIGNIFICANCE, format_table, summary_rows, takeaway
 
     nn = {}
-    with quiet_numerics():
-        for name, r in results.items():
-            ratio = nn_ratio(r["estimator"], r["scorer"], r["X"], seed)
-            if ratio is not None:
-                nn[name] = ratio
-        rows = summary_rows(results, nn, alpha=alpha, discrete=discrete)
+    for name, r in results.items():
+        ratio = nn_ratio(r["estimator"], r["scorer"], r["X"], seed)
+        if ratio is not None:
+            nn[name] = ratio
+    rows = summary_rows(results, nn, alpha=alpha, discrete=discrete)
     notes = list(notes)
     if len(results) > 1:
         notes.append(RHO_MODELS_NOTE)

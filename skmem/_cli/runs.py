@@ -1,29 +1,10 @@
 """Fitting one scorer per model on the same folds, and the nearest-neighbour test."""
 
 import time
-import warnings
-from contextlib import contextmanager
 
 import numpy as np
 
 from .errors import UsageError
-
-
-@contextmanager
-def quiet_numerics():
-    """No numpy overflow warnings from a run: they reach users as noise.
-
-    ``moderate_variances`` in skmem/_inference.py takes ``exp`` of the prior's
-    log-variance trend (``prior = np.exp(trend + ...)``), which overflows to inf
-    on unscaled data whose scores span 1e5 nats (the CLI now scales such
-    data). The warning itself tells a user of the command nothing to act on;
-    the fix of the overflow belongs in _inference.py.
-    """
-    with warnings.catch_warnings(), np.errstate(over="ignore"):
-        warnings.filterwarnings(
-            "ignore", message="overflow encountered", category=RuntimeWarning
-        )
-        yield
 
 
 def estimator_name(estimator):
@@ -60,8 +41,7 @@ def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
             verbose=verbose,
         )
         try:
-            with quiet_numerics():
-                scorer.fit(X)
+            scorer.fit(X)
         except Exception as exc:
             failure = failed_model(exc)
             if failure is None:
