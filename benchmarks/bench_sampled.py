@@ -15,6 +15,7 @@
 
 import numpy as np
 from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
@@ -22,16 +23,9 @@ from sklearn.neighbors import KernelDensity
 from skmem import MemorizationScorer, SampledDensity
 
 
-class IgnoresData:
+class IgnoresData(BaseEstimator):
     def __init__(self, random_state=None):
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        return {"random_state": self.random_state}
-
-    def set_params(self, **params):
-        self.random_state = params.get("random_state", self.random_state)
-        return self
 
     def fit(self, X):
         return self

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import beta, binomtest, norm
+from sklearn.base import BaseEstimator
 from sklearn.datasets import make_moons
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KernelDensity
@@ -207,19 +208,12 @@ def test_precision_at_priors_is_bayes_rule_at_the_nominal_rate():
     assert audit.precision_at_prior[0.01][0.01] < audit.precision_at_prior[0.5][0.01]
 
 
-class IgnoresData:
+class IgnoresData(BaseEstimator):
     """A density that does not look at its training set: a standard normal
     log-density plus noise from its seed (no memorization)."""
 
     def __init__(self, random_state=None):
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        return {"random_state": self.random_state}
-
-    def set_params(self, **params):
-        self.random_state = params.get("random_state", self.random_state)
-        return self
 
     def fit(self, X, y=None):
         return self

@@ -7,6 +7,7 @@ import pytest
 from joblib import parallel_config
 from scipy.special import logsumexp
 from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
@@ -18,20 +19,12 @@ from skmem import MemorizationScorer, SampledDensity
 from skmem._sampled import resolve_model, robust_scale
 
 
-class IgnoresData:
+class IgnoresData(BaseEstimator):
     """A generator that ignores its training data: standard normal samples."""
 
     def __init__(self, n_features=2, random_state=None):
         self.n_features = n_features
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        return {"n_features": self.n_features, "random_state": self.random_state}
-
-    def set_params(self, **params):
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
 
     def fit(self, X):
         return self

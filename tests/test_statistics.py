@@ -6,6 +6,7 @@ heavy-tailed contrasts."""
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator
 from sklearn.datasets import load_breast_cancer
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
@@ -15,7 +16,7 @@ from skmem import MemorizationScorer
 from skmem._inference import moderate_variances
 
 
-class PlantedDensity:
+class PlantedDensity(BaseEstimator):
     """Log-likelihoods ``s_i * noise + M_i * [i in the training set]``: the
     sample's noise scale ``s_i`` is column 0, its true memorization ``M_i``
     (nats) column 2; the noise comes from the model's seed. Nothing else
@@ -23,13 +24,6 @@ class PlantedDensity:
 
     def __init__(self, random_state=None):
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        return {"random_state": self.random_state}
-
-    def set_params(self, **params):
-        self.random_state = params.get("random_state", self.random_state)
-        return self
 
     def fit(self, X, y=None):
         self.seen_ = set(X[:, 1].tolist())
