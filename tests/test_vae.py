@@ -441,16 +441,21 @@ def _exact_bernoulli_log_px(vae, X):
     return logsumexp(log_joint, axis=1) + np.log(grid[1] - grid[0])
 
 
+def _flipped_prototypes(prototypes, n, *, flip, seed):
+    """n rows, each a random prototype with each pixel flipped with prob. flip."""
+    rng = np.random.RandomState(seed)
+    X = prototypes[rng.randint(len(prototypes), size=n)]
+    return np.abs(X - (rng.uniform(size=X.shape) < flip))
+
+
 def test_bernoulli_log_likelihood_is_exact_on_every_binary_image():
     # Five binary pixels and a 1-D latent: log p(x) is an integral over z we
     # can do, for all 2^5 images, and the exact p(x) must sum to one.
     d = 5
     images = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(float)
-    rng = np.random.RandomState(0)
     # Correlated pixels (two prototypes with flips): a latent worth learning.
     prototypes = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1]], dtype=float)
-    X = prototypes[rng.randint(2, size=200)]
-    X = np.abs(X - (rng.uniform(size=X.shape) < 0.1))
+    X = _flipped_prototypes(prototypes, 200, flip=0.1, seed=0)
     vae = VAEDensity(
         latent_dim=1,
         hidden_layer_sizes=(16,),
@@ -479,10 +484,8 @@ def test_batched_engine_log_likelihoods_match_a_hand_written_forward_pass():
     # ReLU MLP decoder, Bernoulli pixels, quadrature over a 1-D latent.
     d = 5
     images = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(float)
-    rng = np.random.RandomState(1)
     prototypes = np.array([[1, 1, 0, 0, 1], [0, 1, 1, 1, 0]], dtype=float)
-    X = prototypes[rng.randint(2, size=160)]
-    X = np.abs(X - (rng.uniform(size=X.shape) < 0.15))
+    X = _flipped_prototypes(prototypes, 160, flip=0.15, seed=1)
     vae = VAEDensity(
         latent_dim=1,
         hidden_layer_sizes=(8,),
