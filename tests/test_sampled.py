@@ -275,7 +275,7 @@ def test_command_line_scores_a_generator_given_as_an_import_path(
 
 
 def test_fold_models_share_one_bandwidth_from_all_the_data():
-    from skmem._sampled import scott_bandwidth
+    from skmem._sampled import scott_bandwidth, with_fixed_bandwidth
 
     X = _moons_with_outliers()
     est = SampledDensity(GaussianMixture(4), n_samples=400)
@@ -290,6 +290,10 @@ def test_fold_models_share_one_bandwidth_from_all_the_data():
     np.testing.assert_array_equal(
         auto.estimators_[0].samples_, generic.estimators_[0].samples_
     )
+    # The engine is the generic one with that bandwidth fixed, on the same seeds.
+    fixed = with_fixed_bandwidth(est, X)
+    plain = MemorizationScorer(fixed, cv=5, random_state=0, engine="generic").fit(X)
+    np.testing.assert_array_equal(auto.log_likelihoods_, plain.log_likelihoods_)
     # A density of the user's own is left alone.
     own = SampledDensity(GaussianMixture(2), density=KernelDensity(bandwidth=0.3))
     scorer = MemorizationScorer(own, cv=3, random_state=0).fit(X[:60])
