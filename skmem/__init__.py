@@ -4,13 +4,15 @@ The memorization score of van den Burg & Williams (NeurIPS 2021) through the
 scikit-learn API: :class:`MemorizationScorer` wraps any density estimator with
 ``fit`` and ``score_samples``, and :func:`memorization_scores` computes the score
 from log-likelihoods you already have. PyTorch is imported only when
-:class:`TorchDensity` or :class:`VAEDensity` is used.
+:class:`TorchDensity`, :class:`VAEDensity` or
+:class:`DiffusionDensity` is used.
 """
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DequantizedDensity",
+    "DiffusionDensity",
     "MemorizationScorer",
     "SampledDensity",
     "TorchDensity",
@@ -26,6 +28,7 @@ __all__ = [
 # without scikit-learn, and torch is loaded only for TorchDensity or VAEDensity.
 _LAZY = {
     "DequantizedDensity": "._pixels",
+    "DiffusionDensity": ".diffusion",
     "MemorizationScorer": "._scorer",
     "SampledDensity": "._sampled",
     "TorchDensity": ".torch",

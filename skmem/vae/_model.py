@@ -129,15 +129,16 @@ class EnsembleObjectives(VAEObjectives):
 
 
 class EnsembleMLP(nn.Module):
-    """E independent MLPs with ReLU between layers; input (E, N, in).
+    """E independent MLPs with ReLU (or SiLU) between layers; input (E, N, in).
 
     Weights are (E, in, out), biases (E, 1, out), initialised as ``nn.Linear``
     does, U(-1/sqrt(in), 1/sqrt(in)), from torch's (forked and seeded) global
     generator.
     """
 
-    def __init__(self, sizes, n_models):
+    def __init__(self, sizes, n_models, activation="relu"):
         super().__init__()
+        self.activation = activation
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
         self.weights = nn.ParameterList(
             nn.Parameter(_uniform((n_models, a, b), a)) for a, b in pairs
@@ -158,7 +159,9 @@ class EnsembleMLP(nn.Module):
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b, x, w)
-            if i < last:
+            if i < last and self.activation == "silu":
+                x = nn.functional.silu(x)  # its backward needs its input: not in place
+            elif i < last:
                 x = torch.relu_(x)  # in place: baddbmm's backward needs its inputs only
         return x
 
