@@ -90,6 +90,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
         self.loss_noise_shape = (self.noise_width(),)
         self.register_buffer("loc", torch.zeros(n_features), persistent=False)
         self.register_buffer("log_scale", torch.zeros(n_features), persistent=False)
+        self.register_proposal()
 
     def reference(self):
         return self.loc, self.log_scale

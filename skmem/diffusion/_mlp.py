@@ -66,6 +66,7 @@ class EnsembleDiffusionMLP(DiffusionObjectives, nn.Module):
         self.network = EnsembleMLP(sizes, n_models, activation="silu")
         self.loc = nn.Parameter(torch.zeros(n_models, n_features))
         self.log_scale = nn.Parameter(torch.zeros(n_models, n_features))
+        self.register_proposal(n_models)
 
     def reference(self):
         return self.loc, self.log_scale
@@ -80,7 +81,7 @@ class EnsembleDiffusionMLP(DiffusionObjectives, nn.Module):
         return self.negative_elbo(x, noise)
 
     def log_likelihood(self, x, noise):
-        return self.log_likelihood_draws(x, noise).mean(-1)
+        return EnsembleDiffusionMLP.log_likelihood_draws(self, x, noise).mean(-1)
 
     def log_likelihood_draws(self, x, noise):
         """Each draw's estimate, (E, N, J): the bound, or the ODE's log p(x)."""
@@ -98,8 +99,8 @@ class EnsembleDiffusionMLP(DiffusionObjectives, nn.Module):
         with torch.no_grad():
             self.network.weights[-1].zero_()
             self.network.biases[-1].zero_()
-            self.loc.zero_()
-            self.log_scale.zero_()
+            for tensor in (self.loc, self.log_scale, *self.buffers()):
+                tensor.zero_()
         return self
 
     def unstack(self):
@@ -136,7 +137,11 @@ def _empty_like(module, device, n_models=None):
 
 @torch.no_grad()
 def _copy_members(target, source, pairs):
-    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+    """Copy member ``j`` of ``source`` into member ``i`` of ``target``: its
+    parameters and its buffers (the importance distribution's history)."""
+    targets = [*target.parameters(), *target.buffers()]
+    sources = [*source.parameters(), *source.buffers()]
+    for t, s in zip(targets, sources, strict=True):
         for i, j in pairs:
             t[i].copy_(s[j])
 
@@ -174,7 +179,7 @@ class DiffusionMLPModule(EnsembleDiffusionMLP):
         return super().loss(x[None], noise[None])[0]
 
     def log_likelihood(self, x, noise):
-        return super().log_likelihood(x, noise[None])[0]
+        return self.log_likelihood_draws(x, noise).mean(-1)
 
     def log_likelihood_draws(self, x, noise):
         return super().log_likelihood_draws(x, noise[None])[0]

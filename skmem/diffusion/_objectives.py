@@ -8,11 +8,12 @@ ELBO of a diffusion ``z = alpha x + sigma eps`` with ``alpha^2 = sigmoid(lam)``,
                  - E log p(x | z_max)                              reconstruction
                  + 1/2 int_{lam_min}^{lam_max} E ||eps - eps_hat(z_lam, lam)||^2 dlam
 
-The integral is over log-SNR, so drawing ``lam`` uniformly from
-``[lam_min, lam_max]`` (weight ``lam_max - lam_min``) is the importance
-distribution that makes its weight constant (the likelihood weighting of Song
-et al., 2021): under a schedule in time ``t``, the same draws are time steps
-sampled with density proportional to ``-dlam/dt``.
+The integral is over log-SNR: training draws ``lam`` uniformly from
+``[lam_min, lam_max]`` (weight ``lam_max - lam_min``), the distribution that
+makes the bound's weight constant (the likelihood weighting of Song et al.,
+2021; under a schedule in time ``t``, time steps sampled with density
+proportional to ``-dlam/dt``). Scoring draws it from an importance
+distribution learned in training (:func:`proposal`), with weight ``1 / q(lam)``.
 
 **A Gaussian control variate.** Every denoiser here is written as a reference
 plus a residual, ``eps_hat = eps_ref + r``, where ``eps_ref`` is the exact
@@ -96,18 +97,50 @@ def residual_term(r, eps, eps_ref):
     return (r * (r - 2.0 * (eps - eps_ref))).sum(-1)
 
 
-def draw_log_snr(normal, lam_min, lam_max, stratified=False):
-    """Log-SNR values from standard normal draws, uniform on the range.
+N_BINS = 32  # bins of the log-SNR range for the importance distribution
+HISTORY_DECAY = 0.99  # per training step, of the squared terms seen in each bin
+UNIFORM_SHARE = 0.1  # of the importance distribution, so no bin is left out
 
-    ``stratified=True`` puts draw ``j`` of the last axis's ``J`` in the j-th of
-    ``J`` equal strata of the range (a lower-variance estimate of the same
-    integral: each stratum gets one uniform draw).
+
+def proposal(sums, counts):
+    """The importance distribution of the log-SNR bins, (..., N_BINS).
+
+    Nichol & Dhariwal's (2021) importance sampling of time steps: each bin's
+    probability is proportional to the root mean square of the Monte Carlo
+    term seen there in training (the variance-optimal choice for a
+    piecewise-constant proposal), mixed with a uniform share; uniform before
+    training has seen anything.
+    """
+    rms = torch.sqrt(sums / counts.clamp_min(1e-30))
+    total = rms.sum(-1, keepdim=True)
+    shaped = torch.where(total > 0, rms / total.clamp_min(1e-30), 1.0 / N_BINS)
+    return UNIFORM_SHARE / N_BINS + (1 - UNIFORM_SHARE) * shaped
+
+
+def draw_log_snr(normal, lam_min, lam_max, probs=None, stratified=False):
+    """Log-SNR values from standard normal draws, and their importance weights.
+
+    Uniform on the range when ``probs`` is None; else piecewise uniform, bin
+    ``b`` of ``N_BINS`` equal bins with probability ``probs[..., b]`` (whose
+    leading axes match those of ``normal``). The weight of each value is
+    ``1 / q(lam)``. ``stratified=True`` puts draw ``j`` of the last axis's
+    ``J`` in the j-th of ``J`` equal strata of the distribution (a
+    lower-variance estimate of the same integral).
     """
     u = torch.special.ndtr(normal)
     if stratified:
         n = normal.shape[-1]
         u = (torch.arange(n, dtype=normal.dtype, device=normal.device) + u) / n
-    return lam_min + (lam_max - lam_min) * u
+    span = lam_max - lam_min
+    if probs is None:
+        return lam_min + span * u, torch.full_like(u, span)
+    probs = probs.to(u.dtype)
+    cdf = torch.cumsum(probs, -1)
+    b = torch.searchsorted(cdf, u.contiguous()).clamp(max=N_BINS - 1)
+    p_b = probs.gather(-1, b)
+    position = ((u - (cdf.gather(-1, b) - p_b)) / p_b).clamp(0.0, 1.0)
+    width = span / N_BINS
+    return lam_min + (b + position) * width, width / p_b
 
 
 class DiffusionObjectives:
@@ -135,8 +168,27 @@ class DiffusionObjectives:
         uniform = torch.special.ndtr(noise[..., 1 + self.n_features :])
         return logit_dequantize(x, uniform, self.n_levels, self.logit_alpha, xp=torch)
 
-    def _bound(self, x, noise, lam):
-        """One draw of the bound on log p(x) per row, from its noise and log-SNR."""
+    def register_proposal(self, *lead):
+        """The buffers of the importance distribution, for models of shape ``lead``."""
+        self.register_buffer("proposal_sums", torch.zeros(*lead, N_BINS))
+        self.register_buffer("proposal_counts", torch.zeros(*lead, N_BINS))
+
+    @torch.no_grad()
+    def _record(self, lam, terms):
+        """Add a training batch's squared Monte Carlo terms to their bins' history."""
+        lam_min, lam_max = self.log_snr_range
+        bins = ((lam - lam_min) / (lam_max - lam_min) * N_BINS).long()
+        bins = bins.clamp(0, N_BINS - 1)
+        self.proposal_sums.mul_(HISTORY_DECAY).scatter_add_(
+            -1, bins, terms.detach() ** 2
+        )
+        self.proposal_counts.mul_(HISTORY_DECAY).scatter_add_(
+            -1, bins, torch.ones_like(terms)
+        )
+
+    def _bound(self, x, noise, lam, weight, record=False):
+        """One draw of the bound on log p(x) per row, from its noise, log-SNR and
+        the log-SNR's importance weight."""
         lam_min, lam_max = self.log_snr_range
         y, log_jacobian = self._dequantize(x, noise)
         eps = noise[..., 1 : 1 + self.n_features]
@@ -146,27 +198,36 @@ class DiffusionObjectives:
         eps_ref = reference_denoiser(z, lam, loc, log_scale)
         r = self.residual(z, lam)
         estimate = residual_term(r, eps, eps_ref)
-        weight = lam_max - lam_min  # 1 / the density of the uniform log-SNR
+        if record:
+            self._record(lam, estimate)
         closed = reference_bound(y, loc, log_scale, lam_min, lam_max)
-        return closed - 0.5 * weight * estimate + log_jacobian
+        return closed - 0.5 * (weight * estimate) + log_jacobian
 
     def negative_elbo(self, x, noise):
         """One-draw negative bound per row: x (..., B, D), noise (..., B, width)."""
-        lam = draw_log_snr(noise[..., 0], *self.log_snr_range)
-        return -self._bound(x, noise, lam)
+        lam, weight = draw_log_snr(noise[..., 0], *self.log_snr_range)
+        return -self._bound(x, noise, lam, weight, record=self.training)
 
     def elbo_draws(self, x, noise):
         """The bound for rows x (..., N, D) from each of J draws (..., J, width)
-        shared by every row, with stratified log-SNR; (..., N, J) in float64.
+        shared by every row; (..., N, J) in float64.
 
-        The mean over draws is the estimate; the draws' spread is its Monte
-        Carlo error (stratification makes their plain standard error an upper
-        bound on it).
+        The log-SNR of the draws follows the importance distribution learned in
+        training (:func:`proposal`), stratified. The mean over draws is the
+        estimate; the draws' spread is its Monte Carlo error (stratification
+        makes their plain standard error an upper bound on it).
         """
-        lam = draw_log_snr(noise[..., 0], *self.log_snr_range, stratified=True)
+        probs = proposal(self.proposal_sums, self.proposal_counts)
+        lam, weight = draw_log_snr(
+            noise[..., 0], *self.log_snr_range, probs=probs, stratified=True
+        )
         n_rows, n_draws = x.shape[-2], noise.shape[-2]
-        lam = lam[..., None, :].expand(*lam.shape[:-1], n_rows, n_draws)
-        return self._bound(x[..., :, None, :], noise[..., None, :, :], lam).double()
+        lam, weight = (
+            t[..., None, :].expand(*t.shape[:-1], n_rows, n_draws)
+            for t in (lam, weight)
+        )
+        draws = self._bound(x[..., :, None, :], noise[..., None, :, :], lam, weight)
+        return draws.double()
 
     def elbo(self, x, noise):
         """The mean of :meth:`elbo_draws` over the draws: (..., N) in float64."""

@@ -21,6 +21,7 @@ dequantized row given the draw, up to the solver's tolerance.
 """
 
 import math
+import warnings
 
 import torch
 
@@ -82,7 +83,9 @@ def ode_log_likelihood(module, x, noise, *, rtol=1e-5, atol=1e-5, method="dopri5
     z0 = alpha_max * y
     acc0 = torch.zeros(z0.shape[:-1], dtype=torch.float64, device=z0.device)
     times = torch.tensor([lam_max, lam_min], dtype=torch.float64, device=z0.device)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torchdiffeq's own use of torch.jit.script, deprecated in torch 2.13.
+        warnings.filterwarnings("ignore", ".*torch.jit.script", DeprecationWarning)
         z_path, acc_path = odeint(
             drift, (z0, acc0), times, rtol=rtol, atol=atol, method=method
         )

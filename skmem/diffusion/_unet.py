@@ -85,6 +85,7 @@ class DiffusionUNetModule(DiffusionObjectives, nn.Module):
         self.out = nn.Conv2d(f, channels, 3, padding=1)
         self.loc = nn.Parameter(torch.zeros(self.n_features))
         self.log_scale = nn.Parameter(torch.zeros(self.n_features))
+        self.register_proposal()
 
     def reference(self):
         return self.loc, self.log_scale
@@ -124,7 +125,8 @@ class DiffusionUNetModule(DiffusionObjectives, nn.Module):
                 self._reset(layer, generator)
             for layer in (self.mid_a, self.mid_b, self.up_a):
                 self._reset(layer, generator)
-            for tensor in (self.out.weight, self.out.bias, self.loc, self.log_scale):
+            zeros = (self.out.weight, self.out.bias, self.loc, self.log_scale)
+            for tensor in (*zeros, *self.buffers()):
                 tensor.zero_()
         return self
 

@@ -1,0 +1,215 @@
+"""DiffusionDensity: its bound against closed forms and brute force, its ODE
+likelihood against the exact log-density, the batched engine against the
+generic one, and the memorization score on cases whose answer is known."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.stats import multivariate_normal, norm
+from sklearn.model_selection import KFold
+
+torch = pytest.importorskip("torch")
+
+from skmem import DiffusionDensity, MemorizationScorer  # noqa: E402
+from skmem.datasets import load_digits  # noqa: E402
+from skmem.diffusion import _objectives  # noqa: E402
+from skmem.diffusion._mlp import DiffusionMLPModule  # noqa: E402
+from skmem.diffusion._objectives import alpha_sigma, reference_bound  # noqa: E402
+
+TINY = dict(hidden_layer_sizes=(16,), max_epochs=2, batch_size=16, n_mc_samples=8)
+
+
+def _noise(shape, seed):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _correlated_cov(d, seed=0):
+    rng = np.random.RandomState(seed)
+    a = rng.normal(size=(d, d))
+    cov = a @ a.T / d + 0.1 * np.eye(d)
+    return cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+
+
+class ExactGaussian(DiffusionMLPModule):
+    """The exact denoiser of N(0, cov), as the residual of the N(0, I) reference:
+    the truth a trained model aims at, with no training noise."""
+
+    cov = None
+
+    def residual(self, z, lam):
+        alpha, sigma = alpha_sigma(lam.double())
+        a, s = alpha[..., None, None], sigma[..., None, None]
+        d = z.shape[-1]
+        cov = torch.as_tensor(self.cov)
+        m = a**2 * cov + s**2 * torch.eye(d, dtype=torch.float64)
+        eps = s[..., 0] * torch.linalg.solve(m, z.double()[..., None])[..., 0]
+        return (eps - s[..., 0] * z.double()).to(z.dtype)
+
+
+def _exact_module(cov, likelihood="elbo", log_snr_range=(-10.0, 10.0)):
+    """The exact denoiser, with the importance distribution that 200 training
+    steps on its own samples teach it."""
+    d = len(cov)
+    module = ExactGaussian(d, (4,), log_snr_range, likelihood=likelihood)
+    module.cov = cov
+    module = module.to_empty(device="cpu").reset_parameters(torch.Generator())
+    X = np.random.RandomState(2).multivariate_normal(np.zeros(d), cov, size=64)
+    with torch.no_grad():
+        for step in range(200):
+            module.loss(torch.tensor(X, dtype=torch.float32), _noise((64, 1 + d), step))
+    return module.eval()
+
+
+# --- the bound of the Gaussian reference, against brute force ---------------------
+
+
+def _brute_force_reference_bound(x, loc, scale, lam_min, lam_max):
+    """The VDM bound of the exact denoiser of N(loc, scale^2), per dimension,
+    from its definition: the KL of two normals, the reconstruction's expected
+    log-density by Gauss-Hermite, and the diffusion integral by quadrature of
+    E||eps - eps_hat||^2 (Gauss-Hermite over eps) in log-SNR."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    weights = weights / weights.sum()
+    total = 0.0
+    for xd, m, s in zip(x, loc, scale, strict=True):
+        a2, s2 = 1 / (1 + math.exp(-lam_min)), 1 / (1 + math.exp(lam_min))
+        # KL(N(alpha x, sigma^2) || N(0, 1))
+        kl = 0.5 * (s2 + a2 * xd**2 - 1 - math.log(s2))
+        a_hi, s_hi = (
+            math.sqrt(1 / (1 + math.exp(-lam_max))),
+            math.sqrt(1 / (1 + math.exp(lam_max))),
+        )
+        z0 = a_hi * xd + s_hi * nodes
+        recon = np.sum(weights * norm.logpdf(xd, loc=z0 / a_hi, scale=s_hi / a_hi))
+
+        def integrand(lam, xd=xd, m=m, s=s):
+            a, sg = (
+                math.sqrt(1 / (1 + math.exp(-lam))),
+                math.sqrt(1 / (1 + math.exp(lam))),
+            )
+            z = a * xd + sg * nodes
+            eps_hat = sg * (z - a * m) / (a**2 * s**2 + sg**2)
+            return np.sum(weights * (nodes - eps_hat) ** 2)
+
+        diffusion = 0.5 * integrate.quad(integrand, lam_min, lam_max, limit=200)[0]
+        total += recon - kl - diffusion
+    return total
+
+
+@pytest.mark.parametrize("lam_range", [(-3.0, 4.0), (-10.0, 10.0)])
+def test_reference_bound_is_the_bound_from_its_definition(lam_range):
+    x = np.array([0.3, -1.7, 2.2])
+    loc, scale = np.array([0.5, 0.0, -1.0]), np.array([0.7, 1.0, 2.0])
+    closed = reference_bound(
+        torch.tensor(x, dtype=torch.float64),
+        torch.tensor(loc),
+        torch.log(torch.tensor(scale)),
+        *lam_range,
+    )
+    brute = _brute_force_reference_bound(x, loc, scale, *lam_range)
+    np.testing.assert_allclose(float(closed), brute, atol=1e-6)
+    # On a wide range it is the exact log-density (for one point, not from
+    # below: the bound is of the model the truncated process defines).
+    if lam_range == (-10.0, 10.0):
+        assert abs(norm.logpdf(x, loc, scale).sum() - brute) < 1e-3
+
+
+# --- the Monte Carlo bound and the ODE with the exact denoiser --------------------
+
+
+@pytest.mark.parametrize("d", [2, 8])
+def test_bound_with_the_exact_denoiser_lies_just_below_log_p(d):
+    cov = _correlated_cov(d)
+    X = np.random.RandomState(1).multivariate_normal(np.zeros(d), cov, size=300)
+    exact = multivariate_normal(cov=cov).logpdf(X).mean()
+    reference = multivariate_normal(cov=np.eye(d)).logpdf(X).mean()
+    module = _exact_module(cov)
+    with torch.no_grad():
+        draws = module.log_likelihood_draws(
+            torch.tensor(X, dtype=torch.float32), _noise((512, 1 + d), 0)
+        ).numpy()  # (rows, draws)
+    per_draw = draws.mean(0)
+    mean, se = per_draw.mean(), per_draw.std(ddof=1) / np.sqrt(len(per_draw))
+    # Within its Monte Carlo error of the truth, and far from the reference it
+    # corrects: a missing or wrong weight on the Monte Carlo term lands there.
+    assert exact - 0.02 * d - 3 * se < mean < exact + 3 * se
+    assert exact - reference > 0.05 * d
+    assert se < 0.03 * d  # enough draws to tell the mutants apart
+
+
+def test_ode_likelihood_with_the_exact_denoiser_is_log_p_within_its_error():
+    cov = _correlated_cov(2)
+    X = np.random.RandomState(1).multivariate_normal(np.zeros(2), cov, size=40)
+    exact = multivariate_normal(cov=cov).logpdf(X)
+    module = _exact_module(cov, likelihood="ode")
+    with torch.no_grad():
+        draws = module.log_likelihood_draws(
+            torch.tensor(X, dtype=torch.float32), _noise((32, 3), 0)
+        ).numpy()
+    per_draw = draws.mean(0) - exact.mean()
+    se = per_draw.std(ddof=1) / np.sqrt(len(per_draw))
+    assert abs(per_draw.mean()) < 2.5 * se + 2e-3
+    # Per row, the Hutchinson noise averages out across draws too.
+    row_se = draws.std(1, ddof=1) / np.sqrt(draws.shape[1])
+    assert np.mean(np.abs(draws.mean(1) - exact) < 3 * row_se + 2e-3) > 0.9
+
+
+def test_mutants_of_the_bound_fail_the_closed_forms(monkeypatch):
+    """The wrong versions named in the issue fail a closed-form test: the prior
+    term with the wrong sign, the Monte Carlo term without its log-SNR weight,
+    and the log-SNR drawn from another distribution without its weight."""
+    cov = _correlated_cov(2)
+    X = torch.tensor(
+        np.random.RandomState(1).multivariate_normal(np.zeros(2), cov, size=100),
+        dtype=torch.float32,
+    )
+    exact = multivariate_normal(cov=cov).logpdf(X.numpy()).mean()
+
+    module = _exact_module(cov)
+
+    def bound_error():
+        with torch.no_grad():
+            draws = module.log_likelihood(X, _noise((2048, 3), 0))
+        return abs(float(draws.mean()) - exact)
+
+    def reference_error():
+        x = np.array([0.3, -1.7, 2.2])
+        closed = _objectives.reference_bound(
+            torch.tensor(x, dtype=torch.float64), torch.zeros(3), torch.zeros(3), -3, 4
+        )
+        return abs(
+            float(closed) - _brute_force_reference_bound(x, [0] * 3, [1] * 3, -3, 4)
+        )
+
+    assert bound_error() < 0.05 and reference_error() < 1e-6
+    right = _objectives.reference_bound
+
+    def flipped_prior(x, loc, log_scale, lam_min, lam_max):
+        lo = torch.as_tensor(lam_min, dtype=x.dtype)
+        a2, s2 = torch.sigmoid(lo), torch.sigmoid(-lo)
+        prior = 0.5 * (s2 + a2 * x**2 - 1.0 - torch.log(s2)).sum(-1)
+        return right(x, loc, log_scale, lam_min, lam_max) + 2 * prior
+
+    right_draw = _objectives.draw_log_snr
+
+    def unweighted(normal, lam_min, lam_max, probs=None, stratified=False):
+        # Time steps drawn from the importance distribution, weighted as if
+        # they were uniform.
+        lam, _ = right_draw(normal, lam_min, lam_max, probs, stratified)
+        return lam, torch.full_like(lam, lam_max - lam_min)
+
+    def unit_weight(normal, lam_min, lam_max, probs=None, stratified=False):
+        lam, _ = right_draw(normal, lam_min, lam_max, probs, stratified)
+        return lam, torch.ones_like(lam)
+
+    mutants = [
+        ("reference_bound", flipped_prior, reference_error, 0.05),
+        ("draw_log_snr", unit_weight, bound_error, 0.1),
+        ("draw_log_snr", unweighted, bound_error, 0.1),
+    ]
+    for name, mutant, error, tolerance in mutants:
+        with monkeypatch.context() as patch:
+            patch.setattr(_objectives, name, mutant)
+            assert error() > tolerance, name
