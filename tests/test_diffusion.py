@@ -213,3 +213,180 @@ def test_mutants_of_the_bound_fail_the_closed_forms(monkeypatch):
         with monkeypatch.context() as patch:
             patch.setattr(_objectives, name, mutant)
             assert error() > tolerance, name
+
+
+# --- trained models -------------------------------------------------------------
+
+
+def test_trained_bound_lies_below_and_close_to_the_exact_log_density():
+    # The issue's goal, in 2-D: within 0.1 nats per dimension below the exact
+    # mean log p (held-out rows), and far better than the diagonal Gaussian
+    # the model starts from, so the network learned the correlation.
+    cov = _correlated_cov(2)
+    rng = np.random.RandomState(0)
+    X = rng.multivariate_normal(np.zeros(2), cov, size=1000)
+    X_test = rng.multivariate_normal(np.zeros(2), cov, size=400)
+    model = DiffusionDensity(
+        hidden_layer_sizes=(64, 64),
+        max_epochs=20,
+        batch_size=100,
+        learning_rate=3e-3,
+        n_mc_samples=256,
+        random_state=0,
+    ).fit(X)
+    bound, std = model.score_samples(X_test, return_std=True)
+    exact = multivariate_normal(cov=cov).logpdf(X_test).mean()
+    start = multivariate_normal(cov=np.eye(2)).logpdf(X_test).mean()
+    gap = exact - bound.mean()
+    assert -3 * std.mean() < gap < 0.1 * 2
+    assert gap < 0.5 * (exact - start)
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_score_samples_is_deterministic_per_row_and_seeded():
+    X = np.random.RandomState(0).normal(size=(80, 3))
+    model = DiffusionDensity(**TINY, random_state=0).fit(X)
+    full = model.score_samples(X)
+    np.testing.assert_array_equal(model.score_samples(X), full)
+    order = np.random.RandomState(1).permutation(len(X))
+    np.testing.assert_allclose(model.score_samples(X[order]), full[order], rtol=1e-6)
+    np.testing.assert_allclose(model.score_samples(X[:5]), full[:5], rtol=1e-6)
+    same = DiffusionDensity(**TINY, random_state=0).fit(X)
+    np.testing.assert_array_equal(same.score_samples(X), full)
+    other = DiffusionDensity(**TINY, random_state=1).fit(X)
+    assert not np.allclose(other.score_samples(X), full)
+    # More draws: the same estimate, with a smaller standard error.
+    few, few_std = model.score_samples(X, return_std=True)
+    model.set_params(n_mc_samples=64)
+    many, many_std = model.score_samples(X, return_std=True)
+    np.testing.assert_array_equal(few, full)
+    assert many_std.mean() < few_std.mean()
+    assert np.mean(np.abs(many - few) < 4 * np.hypot(few_std, many_std)) > 0.9
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(hidden_layer_sizes=(16,)),
+        dict(architecture="unet", input_shape=(1, 8, 8), n_filters=4),
+    ],
+    ids=["mlp", "unet"],
+)
+def test_batched_models_are_the_generic_models(params):
+    # 41 rows in 5 folds: training sets of 32 and 33 rows, so short last
+    # batches are padded differently in different models.
+    X = load_digits()[:41]
+    model = DiffusionDensity(**params, max_epochs=2, batch_size=8, n_mc_samples=8)
+    cv = KFold(5, shuffle=True, random_state=0)
+    batched = MemorizationScorer(model, cv=cv, random_state=0).fit(X)
+    generic = MemorizationScorer(model, cv=cv, engine="generic", random_state=0).fit(X)
+    assert (batched.engine_, generic.engine_) == ("torch", "generic")
+    for a, b in zip(batched.estimators_, generic.estimators_, strict=True):
+        for ta, tb in zip(
+            a.module_.state_dict().values(),
+            b.module_.state_dict().values(),
+            strict=True,
+        ):
+            np.testing.assert_allclose(ta.numpy(), tb.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(
+        batched.log_likelihoods_, generic.log_likelihoods_, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        batched.estimators_[2].score_samples(X), batched.log_likelihoods_[2], rtol=1e-6
+    )
+
+
+def test_checkpoints_are_the_models_of_shorter_runs():
+    X = np.random.RandomState(0).normal(size=(40, 2))
+    params = dict(TINY, max_epochs=3, random_state=0)
+    model = DiffusionDensity(**params, checkpoints=[1, 2]).fit(X)
+    short = DiffusionDensity(**{**params, "max_epochs": 1}).fit(X)
+    np.testing.assert_allclose(
+        model.score_samples_at(X, 1), short.score_samples(X), rtol=1e-6
+    )
+    scorer = MemorizationScorer(
+        DiffusionDensity(**params, checkpoints=[1, 3]), cv=2, random_state=0
+    ).fit(X)
+    assert scorer.memorization_curve_.shape == (2, 40)
+    np.testing.assert_allclose(
+        scorer.memorization_curve_[-1], scorer.memorization_scores_
+    )
+
+
+def test_pixel_levels_get_a_log_probability_bound():
+    levels = np.rint(load_digits()[:120] * 16)
+    model = DiffusionDensity(
+        **{**TINY, "max_epochs": 3}, n_levels=17, random_state=0
+    ).fit(levels)
+    scores = model.score_samples(levels)
+    # The log-probability of discrete values is at most 0, and a bound on it
+    # too; 64 pixels of 17 levels at most log(17) nats each.
+    assert np.all(scores < 0) and np.all(scores > -64 * np.log(17) * 2)
+    with pytest.raises(ValueError, match="integer pixel levels"):
+        model.score_samples(levels / 16)
+
+
+# --- memorization, where the answer is known ----------------------------------------
+
+
+def test_no_memorization_when_the_model_cannot_memorize():
+    # A Gaussian model (the network's last layer kept at zero by a learning
+    # rate of zero is not what we test: a small MLP on 600 Gaussian rows has
+    # far more data than capacity) shows no memorization: mean M within 3
+    # standard errors of 0.
+    X = np.random.RandomState(0).normal(size=(600, 2))
+    model = DiffusionDensity(
+        hidden_layer_sizes=(8,), max_epochs=5, batch_size=50, n_mc_samples=32
+    )
+    scorer = MemorizationScorer(model, cv=5, random_state=0, aggregate="mean").fit(X)
+    m = scorer.memorization_scores_
+    assert abs(m.mean()) < 3 * m.std(ddof=1) / np.sqrt(len(m))
+
+
+def test_planted_duplicates_are_scored_above_the_rest():
+    # Ten rows repeated 8 times among 200 Gaussian rows: each copy is in the
+    # training set of every model that scores it as "in"... and its copies
+    # are in the out-models' training sets too, so single rows far from the
+    # bulk (outliers seen once) are the ones a model memorizes. Plant 8
+    # isolated outliers: their M must rank above the bulk's.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(8, 2)) * 0.3 + 6])
+    X[200:, 1] = rng.uniform(-6, 6, size=8)
+    model = DiffusionDensity(
+        hidden_layer_sizes=(64, 64), max_epochs=60, batch_size=32, n_mc_samples=32
+    )
+    scorer = MemorizationScorer(model, cv=4, random_state=0).fit(X)
+    m = scorer.memorization_scores_
+    assert np.median(m[200:]) > np.quantile(m[:200], 0.9)
+
+
+# --- errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(log_snr_range=(5.0, -5.0)), "log_snr_range must be two finite"),
+        (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must be positive"),
+        (dict(architecture="unet"), "needs input_shape"),
+        (dict(architecture="unet", input_shape=(1, 3, 3)), "holds 9 values"),
+        (dict(architecture="unet", input_shape=(1, 2, 1)), "must be even"),
+        (dict(schedule=[0.9, 0.5]), "needs both denoiser"),
+        (dict(denoiser=torch.nn.Linear, schedule=[0.9, 0.95]), "strictly decreasing"),
+        (dict(denoiser="unet", schedule=[0.9, 0.5]), "nn.Module subclass"),
+    ],
+)
+def test_bad_parameters_say_what_to_do(params, message):
+    X = np.random.RandomState(0).normal(size=(20, 2))
+    with pytest.raises((ValueError, TypeError), match=message):
+        DiffusionDensity(**{**TINY, **params}).fit(X)
+
+
+def test_the_ode_without_torchdiffeq_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torchdiffeq", None)
+    X = np.random.RandomState(0).normal(size=(20, 2))
+    with pytest.raises(ImportError, match=r"skmem\[diffusion\]"):
+        DiffusionDensity(**TINY, likelihood="ode").fit(X)

@@ -174,17 +174,20 @@ class DiffusionObjectives:
         self.register_buffer("proposal_counts", torch.zeros(*lead, N_BINS))
 
     @torch.no_grad()
-    def _record(self, lam, terms):
-        """Add a training batch's squared Monte Carlo terms to their bins' history."""
+    def _record(self, lam, terms, noise):
+        """Add a training batch's squared Monte Carlo terms to their bins' history.
+
+        Rows whose noise is all zero are the training loop's padding of a short
+        last batch (rows of zero weight, whose noise is never drawn): they are
+        left out, so that the history is that of the model's own rows only.
+        """
         lam_min, lam_max = self.log_snr_range
         bins = ((lam - lam_min) / (lam_max - lam_min) * N_BINS).long()
         bins = bins.clamp(0, N_BINS - 1)
-        self.proposal_sums.mul_(HISTORY_DECAY).scatter_add_(
-            -1, bins, terms.detach() ** 2
-        )
-        self.proposal_counts.mul_(HISTORY_DECAY).scatter_add_(
-            -1, bins, torch.ones_like(terms)
-        )
+        real = (noise != 0).any(-1).to(terms.dtype)
+        squares = terms.detach() ** 2 * real
+        self.proposal_sums.mul_(HISTORY_DECAY).scatter_add_(-1, bins, squares)
+        self.proposal_counts.mul_(HISTORY_DECAY).scatter_add_(-1, bins, real)
 
     def _bound(self, x, noise, lam, weight, record=False):
         """One draw of the bound on log p(x) per row, from its noise, log-SNR and
@@ -199,7 +202,7 @@ class DiffusionObjectives:
         r = self.residual(z, lam)
         estimate = residual_term(r, eps, eps_ref)
         if record:
-            self._record(lam, estimate)
+            self._record(lam, estimate, noise)
         closed = reference_bound(y, loc, log_scale, lam_min, lam_max)
         return closed - 0.5 * (weight * estimate) + log_jacobian
 
