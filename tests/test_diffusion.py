@@ -390,3 +390,83 @@ def test_the_ode_without_torchdiffeq_names_the_extra(monkeypatch):
     X = np.random.RandomState(0).normal(size=(20, 2))
     with pytest.raises(ImportError, match=r"skmem\[diffusion\]"):
         DiffusionDensity(**TINY, likelihood="ode").fit(X)
+
+
+# --- a denoiser of your own -----------------------------------------------------------
+
+
+class NormalDenoiser(torch.nn.Module):
+    """``eps(x_t, t)`` of diffusers' signature: the exact denoiser of N(0, I)
+    data, ``sqrt(1 - abar_t) x_t``, reading the noise level off the timestep
+    through the schedule, so a wrong timestep gives a wrong noise level."""
+
+    def __init__(self, alphas_cumprod):
+        super().__init__()
+        self.register_buffer(
+            "abar", torch.as_tensor(alphas_cumprod, dtype=torch.float32)
+        )
+        self.gain = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, sample, timestep):
+        k = timestep.clamp(0, len(self.abar) - 1)
+        lo = k.floor().long().clamp(max=len(self.abar) - 2)
+        frac = (k - lo)[:, None]
+        log_snr = torch.logit(self.abar)
+        lam = (1 - frac) * log_snr[lo, None] + frac * log_snr[lo + 1, None]
+        return self.gain * torch.sqrt(torch.sigmoid(-lam)) * sample
+
+
+def _linear_schedule(n=1000):
+    betas = np.linspace(1e-4, 0.02, n)
+    return np.cumprod(1 - betas)
+
+
+def test_a_denoiser_of_your_own_gets_its_timesteps_right():
+    abar = _linear_schedule()
+    X = np.random.RandomState(0).normal(size=(200, 3))
+    model = DiffusionDensity(
+        denoiser=NormalDenoiser,
+        denoiser_params={"alphas_cumprod": abar},
+        schedule=abar,
+        **{**TINY, "max_epochs": 1, "n_mc_samples": 64},
+        learning_rate=1e-6,
+        random_state=0,
+    ).fit(X)
+    # The exact denoiser of N(0, I): the bound is log N(x; 0, I) (the
+    # schedule's range, about [-10, 9.2], leaves under 1e-3 nats at its ends).
+    exact = norm.logpdf(X).sum(1)
+    np.testing.assert_allclose(model.score_samples(X), exact, atol=0.01)
+    lam = np.log(abar / (1 - abar))
+    assert model.module_.log_snr_range == pytest.approx((lam[-1], lam[0]))
+
+
+def test_a_diffusers_unet_scores_as_it_is():
+    diffusers = pytest.importorskip("diffusers")
+    X = np.rint(load_digits()[:48] * 16)
+    unet = dict(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+    )
+    model = DiffusionDensity(
+        denoiser=diffusers.UNet2DModel,
+        denoiser_params=unet,
+        schedule=diffusers.DDPMScheduler(num_train_timesteps=1000),
+        input_shape=(1, 8, 8),
+        n_levels=17,
+        max_epochs=3,
+        batch_size=16,
+        n_mc_samples=4,
+    )
+    scorer = MemorizationScorer(model, cv=2, random_state=0).fit(X)
+    assert scorer.engine_ == "generic"  # diffusers' UNet does not run under vmap
+    assert np.isfinite(scorer.memorization_scores_).all()
+    first = scorer.estimators_[0]
+    assert first.loss_curve_[-1] < first.loss_curve_[0]
+    np.testing.assert_array_equal(first.score_samples(X), scorer.log_likelihoods_[0])
+    assert (scorer.log_likelihoods_ < 0).all()  # log-probabilities of levels
