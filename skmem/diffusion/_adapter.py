@@ -74,6 +74,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
         logit_alpha=0.05,
         likelihood="elbo",
         ode_tolerance=1e-5,
+        time_sampling="uniform",
     ):
         super().__init__()
         self.net = denoiser(**(denoiser_params or {}))
@@ -83,6 +84,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
         self.logit_alpha = logit_alpha
         self.likelihood = likelihood
         self.ode_tolerance = ode_tolerance
+        self.time_sampling = time_sampling
         log_snr = torch.as_tensor(np.asarray(log_snr), dtype=torch.float32)
         # Increasing in -lam, for searchsorted; the timesteps are 0..T-1.
         self.register_buffer("neg_log_snr", -log_snr, persistent=False)
