@@ -477,11 +477,13 @@ def test_precision_sets_torchs_float32_settings_and_restores_them(
     from skmem.torch._training import matmul_precision
 
     before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
-    for outside in ("medium", "highest"):
-        torch.set_float32_matmul_precision(outside)
-        with matmul_precision(precision):
-            inside = torch.get_float32_matmul_precision()
-            assert (inside, torch.backends.cudnn.allow_tf32) == (level, cudnn_tf32)
-        assert torch.get_float32_matmul_precision() == outside
-    torch.set_float32_matmul_precision(before[0])
-    torch.backends.cudnn.allow_tf32 = before[1]
+    try:
+        for outside in ("medium", "highest"):
+            torch.set_float32_matmul_precision(outside)
+            with matmul_precision(precision):
+                inside = torch.get_float32_matmul_precision()
+                assert (inside, torch.backends.cudnn.allow_tf32) == (level, cudnn_tf32)
+            assert torch.get_float32_matmul_precision() == outside
+    finally:
+        torch.set_float32_matmul_precision(before[0])
+        torch.backends.cudnn.allow_tf32 = before[1]
