@@ -299,3 +299,45 @@ def test_fold_models_share_one_bandwidth_from_all_the_data():
     scorer = MemorizationScorer(own, cv=3, random_state=0).fit(X[:60])
     assert scorer.engine_ == "generic"
     assert {m.bandwidth_ for m in scorer.estimators_} == {0.3}
+
+
+class FixedGrid(BaseEstimator):
+    """A generator that always returns the same points, whatever it trained on."""
+
+    def __init__(self, n_features=2):
+        self.n_features = n_features
+
+    def fit(self, X):
+        return self
+
+    def sample(self, n_samples, random_state=None):
+        side = int(np.ceil(n_samples ** (1 / self.n_features)))
+        axes = [np.linspace(-3, 3, side)] * self.n_features
+        grid = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, self.n_features)
+        return grid[:n_samples]
+
+
+def test_data_copying_averages_each_record_over_its_in_models():
+    # Every fold model draws the same 400 grid points, so a record's distance
+    # to its closest sample is that of the grid, in each of its 4 in-models at
+    # cv=5, and its closer-sample count is the mean over those 4 models of
+    # the grid points closer than the record's nearest held-out row.
+    X = np.random.RandomState(3).normal(size=(150, 2))
+    scorer = MemorizationScorer(
+        SampledDensity(FixedGrid(), n_samples=400), cv=5, random_state=0
+    ).fit(X)
+    result = scorer.data_copying(n_generated=400)
+    grid = FixedGrid().sample(400)
+    d_grid = np.sqrt(((X[:, None] - grid[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(result.distance_to_generated, d_grid.min(1))
+    np.testing.assert_allclose(result.closest_distance, d_grid.min(1))
+    np.testing.assert_array_equal(result.closest_generated, grid[d_grid.argmin(1)])
+    counts = np.full(scorer.train_masks_.shape, np.nan)  # per model, per record
+    for k, (train, test) in enumerate(
+        zip(scorer.train_masks_, scorer.test_masks_, strict=True)
+    ):
+        d_held = np.sqrt(((X[:, None] - X[test][None]) ** 2).sum(-1)).min(1)
+        counts[k] = np.where(train, (d_grid < d_held[:, None]).sum(1), np.nan)
+    assert (scorer.train_masks_.sum(0) == 4).all()
+    np.testing.assert_allclose(result.n_closer, np.nanmean(counts, axis=0))
+    assert result.n_closer.max() > 1  # the counts are not all 0 or 1
