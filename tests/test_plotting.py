@@ -345,3 +345,24 @@ def test_explanation_figures_saves_files_and_captions(planted, tmp_path):
     assert "flagged records" in saved[1][1]
     for name, _ in saved:
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_each_display_lives_in_its_own_module_of_the_plotting_package():
+    import skmem.plotting as plotting
+
+    assert hasattr(plotting, "__path__"), "skmem.plotting must be a package"
+    modules = [getattr(plotting, name).__module__ for name in plotting.__all__]
+    assert len(set(modules)) == len(plotting.__all__), modules
+    assert all(m.startswith("skmem.plotting._") for m in modules), modules
+    # Names that were importable from the single module before the move still are.
+    for name in (
+        "beyond_bulk",
+        "explanation_categories",
+        "mean_nll_curves",
+        "sweep_setting_columns",
+        "MEMORIZED",
+        "OUTLIER",
+        "TYPICAL",
+        "UNDEFINED",
+    ):
+        assert hasattr(plotting, name), name
