@@ -42,8 +42,7 @@ def freeze_preprocessing(estimator, X, notes):
         return estimator, notes
     transforms = estimator[:-1].fit(X)
     frozen = Pipeline(
-        [(name, FrozenEstimator(step)) for name, step in transforms.steps]
-        + [steps[-1]]
+        [(name, FrozenEstimator(step)) for name, step in transforms.steps] + [steps[-1]]
     )
     once = f"fitted once on all {len(X)} rows (so that the exact kde engine runs)"
     notes = [note.replace(_REFITTED, once) for note in notes]
