@@ -50,7 +50,8 @@ def _readable_ticks(axis, scale, linthresh=None):
 
 
 def _drop_overlapping_labels(axis, pad_px=6.0):
-    """Keep the tick labels of a horizontal axis that fit side by side.
+    """Keep the tick labels of an axis that fit side by side (one above the
+    other on a y axis).
 
     Zero first, then powers of ten, then the others, each kept where its label
     (width estimated from its length and the font size) clears those kept.
@@ -72,11 +73,13 @@ def _drop_overlapping_labels(axis, pad_px=6.0):
         mantissa = abs(t) / 10 ** np.floor(np.log10(abs(t)))
         return 1 if np.isclose(mantissa, 1) else 2
 
-    kept = []  # (left, right)
+    vertical = axis.axis_name == "y"
+    kept = []  # (low, high) in pixels along the axis
     chosen = []
     for t in sorted(ticks, key=priority):
-        x = to_px((t, 0))[0]
-        half = 0.5 * len(labels[t]) * char_px
+        # Along a y axis a label takes its height (about the font size).
+        x = to_px((0, t))[1] if vertical else to_px((t, 0))[0]
+        half = 0.5 * (size * figure.dpi / 72 if vertical else len(labels[t]) * char_px)
         span = (x - half - pad_px / 2, x + half + pad_px / 2)
         if all(span[1] <= a or span[0] >= b for a, b in kept):
             kept.append(span)
@@ -102,3 +105,85 @@ def _scorer_flags(scorer, alpha):
     if ci is not None and not np.isfinite(ci).any():
         ci = None
     return memorized, ci
+
+
+# Where a label may go, in points from its point: beside it first, then in
+# growing rings around it (with a leader line once it is away from the point).
+_LABEL_OFFSETS = [(5, 3), (5, -10), (-5, 3), (-5, -10)] + [
+    (round(r * np.cos(a)), round(r * np.sin(a)))
+    for r in (16, 28, 42, 60)
+    for a in np.linspace(np.pi / 4, 2 * np.pi + np.pi / 4, 8, endpoint=False)
+]
+
+
+def _place_labels(ax, points, texts, *, fontsize=8, avoid=(), markers=()):
+    """Annotate ``points`` with ``texts`` so that no two labels overlap.
+
+    Each label goes to the first offset of :data:`_LABEL_OFFSETS` where its
+    box clears the labels already placed, the boxes in ``avoid`` and the
+    ``markers`` (display coordinates); where the markers leave no room, to
+    the first that clears the labels and ``avoid``; a label that fits
+    nowhere is left out. Positions are taken from the figure as drawn now:
+    lay the figure out first. Labels are kept out of the layout, so that
+    placing them does not move the axes.
+
+    Returns
+    -------
+    annotations : list of matplotlib Annotation
+    missing : int
+        How many labels found no free place.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    placed = [box.padded(2) for box in avoid]
+    markers = list(markers)
+    annotations, missing = [], 0
+    for xy, text in zip(points, texts, strict=True):
+        for obstacles in (placed + markers, placed):
+            annotation = _free_label(ax, xy, text, fontsize, obstacles, renderer)
+            if annotation is not None:
+                placed.append(_text_box(annotation, renderer).padded(1))
+                annotations.append(annotation)
+                break
+        else:
+            missing += 1
+    return annotations, missing
+
+
+def _free_label(ax, xy, text, fontsize, obstacles, renderer):
+    """The first annotation of ``xy`` whose box clears ``obstacles``, or None."""
+    for dx, dy in _LABEL_OFFSETS:
+        away = abs(dx) > 5 or abs(dy) > 10
+        annotation = ax.annotate(
+            text,
+            xy,
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=fontsize,
+            ha="left" if dx >= 0 else "right",
+            va="bottom" if dy >= 0 else "top",
+            arrowprops=dict(arrowstyle="-", lw=0.5, color="dimgrey") if away else None,
+        )
+        annotation.set_in_layout(False)
+        box = _text_box(annotation, renderer)
+        if not any(box.overlaps(other) for other in obstacles):
+            return annotation
+        annotation.remove()
+    return None
+
+
+def _text_box(annotation, renderer):
+    """The box of an annotation's text, without its leader line."""
+    from matplotlib.text import Text
+
+    return Text.get_window_extent(annotation, renderer)
+
+
+def _marker_boxes(ax, points, radius_px):
+    """Square boxes of ``radius_px`` around ``points`` (data), in display space."""
+    from matplotlib.transforms import Bbox
+
+    centres = ax.transData.transform(np.asarray(points, dtype=np.float64))
+    return [
+        Bbox([[x - radius_px, y - radius_px], [x + radius_px, y + radius_px]])
+        for x, y in centres
+    ]

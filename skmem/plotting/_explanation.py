@@ -4,7 +4,9 @@ import numpy as np
 
 from ._common import (
     _drop_overlapping_labels,
+    _marker_boxes,
     _model_name,
+    _place_labels,
     _readable_ticks,
     _scorer_flags,
 )
@@ -290,7 +292,9 @@ class MemorizationExplanationDisplay:
         self.scatters_ = {}
         for category, style in styles.items():
             rows = self.categories_ == category
-            label = f"{labels[category]}: {int(rows.sum())}"
+            # An empty group would have an entry in the legend and nothing
+            # in the plot: it gets none.
+            label = f"{labels[category]}: {int(rows.sum())}" if rows.any() else None
             scatter = ax.scatter(V[rows], U[rows], label=label, **style)
             self.scatters_[category] = scatter
         flagged = np.zeros(len(U), bool) if self.memorized is None else self.memorized
@@ -305,7 +309,9 @@ class MemorizationExplanationDisplay:
                 edgecolors="black",
                 linewidths=1,
                 zorder=4,
-                label=f"flagged by the test{rate}: {self.flagged_.size}",
+                label=f"flagged by the test{rate}: {self.flagged_.size}"
+                if self.flagged_.size
+                else None,
             )
 
         ends = np.linspace(low, high, 200)
@@ -350,22 +356,12 @@ class MemorizationExplanationDisplay:
                 x,
                 self.ci_segments_[:, 0, 1],
                 self.ci_segments_[:, 1, 1],
-                color="black",
+                color="dimgrey",
                 lw=1.2,
-                alpha=0.6,
+                alpha=0.7,
                 label="95 % interval of M, above the diagonal",
             )
         notable = order[(self.categories_[order] == MEMORIZED) | flagged[order]]
-        self.labels_ = [
-            ax.annotate(
-                f"#{i}",
-                (V[i], U[i]),
-                xytext=(5, 3),
-                textcoords="offset points",
-                fontsize=8,
-            )
-            for i in notable[:n_labels]
-        ]
         if linthresh is not None:
             _readable_ticks(ax.xaxis, "symlog", linthresh=linthresh)
             _readable_ticks(ax.yaxis, "symlog", linthresh=linthresh)
@@ -373,7 +369,6 @@ class MemorizationExplanationDisplay:
         ax.set_ylabel("in-model log-likelihood U (nats): models that saw it")
         title = "Why records are flagged: memorized, outlier or typical"
         ax.set_title(f"{self.name}: {title}" if self.name else title, fontsize=10)
-        ax.legend(fontsize=7, loc="lower right")
         n_undefined = int((~drawn).sum())
         if n_undefined:
             ax.text(
@@ -384,7 +379,61 @@ class MemorizationExplanationDisplay:
                 va="top",
                 fontsize=7,
             )
+        figure = ax.figure
+        # Below the axes, where it hides no record and no label.
+        self.legend_ = self._legend(ax)
+        figure.canvas.draw()  # lay out, so that pixel positions are final
+        if self._bulk_on_diagonal(ax, ends, bulk):
+            # Closer than the width of the lines: one entry says both.
+            self.bulk_line_.set_label(None)
+            self.diagonal_.set_label(
+                f"U = V (M = 0), with the bulk: median M {bulk:.2f}"
+            )
+            self.legend_.remove()
+            self.legend_ = self._legend(ax)
+            figure.canvas.draw()
         if linthresh is not None:
             _drop_overlapping_labels(ax.xaxis)
-        self.ax_, self.figure_ = ax, ax.figure
+            _drop_overlapping_labels(ax.yaxis)
+        shown = notable[:n_labels]
+        # Labels keep clear of each other, and of the marked records where
+        # there is room (a circle of s=70 has a radius of 4.2 points).
+        marked = np.flatnonzero(drawn & ((self.categories_ == MEMORIZED) | flagged))
+        radius = 0.5 * np.sqrt(70.0) * figure.dpi / 72
+        self.labels_, _ = _place_labels(
+            ax,
+            np.column_stack([V[shown], U[shown]]),
+            [f"#{i}" for i in shown],
+            markers=_marker_boxes(ax, np.column_stack([V[marked], U[marked]]), radius),
+        )
+        self.ax_, self.figure_ = ax, figure
         return self
+
+    @staticmethod
+    def _legend(ax):
+        """The legend under the axes, its markers opaque and large enough to see."""
+        handles, texts = ax.get_legend_handles_labels()
+        legend = ax.legend(
+            handles,
+            texts,
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncols=2,
+            frameon=False,
+        )
+        from matplotlib.collections import PathCollection
+
+        for handle in legend.legend_handles:
+            if isinstance(handle, PathCollection):  # groups of records: faint, small
+                handle.set_alpha(1.0)
+                handle.set_sizes([max(24.0, float(np.max(handle.get_sizes())))])
+        return legend
+
+    @staticmethod
+    def _bulk_on_diagonal(ax, ends, bulk, min_px=3.0):
+        """Whether the bulk line is drawn within ``min_px`` pixels of the diagonal
+        everywhere, so that it cannot be told from it."""
+        diagonal = ax.transData.transform(np.column_stack([ends, ends]))
+        shifted = ax.transData.transform(np.column_stack([ends, ends + bulk]))
+        return bool(np.max(np.abs(shifted[:, 1] - diagonal[:, 1])) < min_px)
