@@ -264,8 +264,12 @@ def format_summary(name, scorer, facts, columns):
         f"{k}={_format(v)}" for k, v in facts["quantiles"].items() if v is not None
     )
     lines = [
-        f"{name}: memorization score M of {n} samples (higher = more memorized), "
-        f"in {NATS}",
+        *_wrap(
+            [
+                f"{name}: memorization score M of {n} samples (higher = more "
+                f"memorized), in {NATS}"
+            ]
+        ),
         f"  quantiles of the finite scores: {quantiles}",
         f"  top {len(facts['top'])} samples:",
     ]

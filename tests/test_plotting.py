@@ -368,8 +368,9 @@ def test_each_display_lives_in_its_own_module_of_the_plotting_package():
         assert hasattr(plotting, name), name
 
 
-def _crowded_display(n_close=5, bulk_m=0.1, outlier_quantile=0.05):
-    """200 typical records and ``n_close`` memorized ones at almost one point."""
+def _crowded_display(n_close=5, bulk_m=0.1, outlier_quantile=0.05, ci_width=None):
+    """200 typical records and ``n_close`` memorized ones at almost one point;
+    ``ci_width``: each record's interval of M, that wide around its M."""
     from skmem.plotting import MemorizationExplanationDisplay
 
     rng = np.random.RandomState(0)
@@ -379,8 +380,16 @@ def _crowded_display(n_close=5, bulk_m=0.1, outlier_quantile=0.05):
     V = np.append(V, -12.0 + rng.normal(0, 1e-3, n_close))
     memorized = np.zeros(len(U), bool)
     memorized[200:] = True
+    ci = None
+    if ci_width is not None:
+        ci = (U - V)[:, None] + [-ci_width / 2, ci_width / 2]
     return MemorizationExplanationDisplay(
-        U, V, memorized=memorized, alpha=0.05, outlier_quantile=outlier_quantile
+        U,
+        V,
+        memorized=memorized,
+        memorization_ci=ci,
+        alpha=0.05,
+        outlier_quantile=outlier_quantile,
     )
 
 
@@ -434,4 +443,12 @@ def test_explanation_legend_has_no_entry_without_something_to_see():
     # A bulk far enough from the diagonal keeps its own entry and line.
     apart = _crowded_display(bulk_m=2.0).plot()
     assert any(t.startswith("bulk: M = median 2") for t in _legend_texts(apart))
+    # Intervals shorter than the circles get no entry of their own; the flags'
+    # entry says where they are. Long ones keep theirs.
+    short = _legend_texts(_crowded_display(ci_width=1e-3).plot())
+    assert not any(t.startswith("95 % interval") for t in short), short
+    assert any(t.endswith("lie within the circles)") for t in short), short
+    long = _legend_texts(_crowded_display(ci_width=4.0).plot())
+    assert any(t.startswith("95 % interval") for t in long), long
+    assert not any("within the circles" in t for t in long), long
     plt.close("all")

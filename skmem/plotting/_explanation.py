@@ -299,9 +299,10 @@ class MemorizationExplanationDisplay:
             self.scatters_[category] = scatter
         flagged = np.zeros(len(U), bool) if self.memorized is None else self.memorized
         self.flagged_ = np.flatnonzero(flagged & drawn)
+        circles = None
         if self.memorized is not None:
             rate = "" if self.alpha is None else f" at FDR {100 * self.alpha:g} %"
-            ax.scatter(
+            circles = ax.scatter(
                 V[self.flagged_],
                 U[self.flagged_],
                 s=70,
@@ -351,8 +352,9 @@ class MemorizationExplanationDisplay:
             ],
             axis=1,
         )
+        bars = None
         if len(self.ci_segments_):
-            ax.vlines(
+            bars = ax.vlines(
                 x,
                 self.ci_segments_[:, 0, 1],
                 self.ci_segments_[:, 1, 1],
@@ -383,12 +385,26 @@ class MemorizationExplanationDisplay:
         # Below the axes, where it hides no record and no label.
         self.legend_ = self._legend(ax)
         figure.canvas.draw()  # lay out, so that pixel positions are final
+        # Entries whose lines cannot be seen say where they are instead.
+        relabel = False
         if self._bulk_on_diagonal(ax, ends, bulk):
             # Closer than the width of the lines: one entry says both.
             self.bulk_line_.set_label(None)
             self.diagonal_.set_label(
                 f"U = V (M = 0), with the bulk: median M {bulk:.2f}"
             )
+            relabel = True
+        diameter = np.sqrt(70.0) * figure.dpi / 72  # of a flagged record's circle
+        if bars is not None and self._longest_bar_px(ax) < diameter:
+            # Every interval is shorter than the circle around its record.
+            bars.set_label(None)
+            if circles is not None and self.flagged_.size:
+                circles.set_label(
+                    circles.get_label() + " (their 95 % intervals of M lie "
+                    "within the circles)"
+                )
+            relabel = True
+        if relabel:
             self.legend_.remove()
             self.legend_ = self._legend(ax)
             figure.canvas.draw()
@@ -429,6 +445,13 @@ class MemorizationExplanationDisplay:
                 handle.set_alpha(1.0)
                 handle.set_sizes([max(24.0, float(np.max(handle.get_sizes())))])
         return legend
+
+    def _longest_bar_px(self, ax):
+        """The longest interval bar as drawn, in pixels."""
+        segments = self.ci_segments_
+        low = ax.transData.transform(segments[:, 0, :])
+        high = ax.transData.transform(segments[:, 1, :])
+        return float(np.max(np.abs(high[:, 1] - low[:, 1])))
 
     @staticmethod
     def _bulk_on_diagonal(ax, ends, bulk, min_px=3.0):
