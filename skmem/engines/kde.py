@@ -67,12 +67,9 @@ def frozen_steps(estimator):
     exactly. Returns the frozen steps, in order, and the KernelDensity; None
     for any other estimator.
     """
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import Pipeline
 
-    try:
-        from sklearn.frozen import FrozenEstimator  # scikit-learn >= 1.6
-    except ImportError:  # pragma: no cover - older scikit-learn
-        return None
     if not isinstance(estimator, Pipeline) or not estimator.steps:
         return None
     *steps, (_, last) = estimator.steps

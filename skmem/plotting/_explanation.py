@@ -440,7 +440,9 @@ class MemorizationExplanationDisplay:
         )
         from matplotlib.collections import PathCollection
 
-        for handle in legend.legend_handles:
+        # legend_handles from matplotlib 3.7, legendHandles before.
+        handles = getattr(legend, "legend_handles", None) or legend.legendHandles
+        for handle in handles:
             if isinstance(handle, PathCollection):  # groups of records: faint, small
                 handle.set_alpha(1.0)
                 handle.set_sizes([max(24.0, float(np.max(handle.get_sizes())))])
