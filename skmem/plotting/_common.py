@@ -133,7 +133,12 @@ def _place_labels(ax, points, texts, *, fontsize=8, avoid=(), markers=()):
     missing : int
         How many labels found no free place.
     """
-    renderer = ax.figure.canvas.get_renderer()
+    canvas = ax.figure.canvas
+    renderer = (
+        canvas.get_renderer()
+        if hasattr(canvas, "get_renderer")
+        else ax.figure._get_renderer()  # canvases other than Agg's
+    )
     placed = [box.padded(2) for box in avoid]
     markers = list(markers)
     annotations, missing = [], 0
