@@ -273,6 +273,10 @@ def _score(args):
         impute=args.missing == "impute",
         sampled=args.sampled,
     )
+    if args.model == "kde":
+        from ._cli.frozen import freeze_preprocessing
+
+        estimator, notes = freeze_preprocessing(estimator, table.X, notes)
     notes = [n for n in (missing_note, constant_note) if n] + notes
     try:
         estimator_checkpoints(estimator)
