@@ -193,7 +193,11 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
         ("ok", ["score", "ok.npy", "--param", "bandwidth=0"], "'bandwidth' param"),
         ("ok", ["score", "ok.npy", "--cv", "30"], "--cv 30 needs at least 30 rows"),
         ("header", ["score", "header.csv"], "has a header (a, b) but no rows"),
-        ("gap", ["score", "gap.csv", "--cv", "2"], "NaN at row 1, column 'b'"),
+        (
+            "gap",
+            ["score", "gap.csv", "--cv", "2"],
+            "NaN at row 1 (rows counted from 0: line 3 of the file), column 'b'",
+        ),
         ("gap", ["score", "gap.csv", "--cv", "2"], "Use --missing drop to leave"),
         ("nan", ["score", "nan.npy"], "NaN at row 0, column 'column 1'"),
     ],
