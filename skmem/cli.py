@@ -170,7 +170,7 @@ def _demo(args):
     from ._report import EXPLANATION, significance_lines, summary
     from .datasets import load_digits
 
-    check_outputs(report=args.out)
+    check_outputs(folders=[("--out", args.out)])
     X = np.rint(load_digits() * 16)  # the original grey levels, 0..16
 
     def levels(model, params, n_noise_samples=1):
@@ -259,18 +259,18 @@ def _verbosity(args):
     return int(sys.stderr.isatty())
 
 
-def check_outputs(**paths):
+def check_outputs(files=(), folders=()):
     """Refuse, before any work, an output path that cannot be written.
 
-    ``paths``: option name (``out``, ``report``) -> path or None. ``out`` is a
-    file, ``report`` a folder (created at the end).
+    ``files`` and ``folders``: ``(option, path)`` pairs, path None when not
+    given; a folder is created at the end, or written into if it exists.
     """
-    for option, path in paths.items():
+    for flag, path, folder in [(*p, False) for p in files] + [
+        (*p, True) for p in folders
+    ]:
         if path is None:
             continue
         path = Path(path)
-        flag = "--" + option
-        folder = option == "report"
         if path.exists() and path.is_dir() != folder:
             what = "a folder" if path.is_dir() else "a file"
             need = "a folder" if folder else "a file name"
@@ -370,7 +370,7 @@ def _score(args):
     )
     from .engines._base import estimator_checkpoints
 
-    check_outputs(out=args.out, report=args.report)
+    check_outputs(files=[("--out", args.out)], folders=[("--report", args.report)])
     table = load_data(args.data, key=args.key, encoding=args.encoding)
     n_read, d_read = table.X.shape
     keep = [c.strip() for c in (args.keep_columns or "").split(",") if c.strip()]
@@ -696,6 +696,60 @@ def build_parser():
     return parser
 
 
+def _n_workers(n_jobs):
+    from joblib import effective_n_jobs
+
+    return effective_n_jobs(n_jobs)
+
+
+@contextlib.contextmanager
+def interrupts_in_this_process(workers=True):
+    """Ctrl-C interrupts this process only, not the worker processes it starts.
+
+    A terminal sends SIGINT to every process of the command, and a joblib
+    worker that is starting or working would print its own traceback. Here
+    SIGINT is blocked (worker processes inherit the block) and a thread waits
+    for it and interrupts the main thread, which stops the workers. POSIX
+    only; elsewhere, and outside the main thread, nothing changes.
+    ``workers``: worker processes may start (not with ``--n-jobs 1``).
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    import _thread
+
+    if workers:
+        # Started now, before the block: multiprocessing's resource tracker
+        # unblocks SIGINT in the thread that starts it (the first worker's).
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    stopping = threading.Event()
+
+    def wait():
+        signal.sigwait({signal.SIGINT})
+        if not stopping.is_set():
+            _thread.interrupt_main()
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    watcher = threading.Thread(target=wait, daemon=True, name="skmem-sigint")
+    watcher.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        if watcher.is_alive():
+            signal.pthread_kill(watcher.ident, signal.SIGINT)
+            watcher.join()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -707,7 +761,8 @@ def main(argv=None):
             raise UsageError(f"--cv must be at least 2, got {args.cv}")
         if not 0 < args.alpha < 1:
             raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
-        return _demo(args) if args.command == "demo" else _score(args)
+        with interrupts_in_this_process(workers=_n_workers(args.n_jobs) > 1):
+            return _demo(args) if args.command == "demo" else _score(args)
     except (UsageError, OSError, MemoryError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         print(f"skmem: error: {message}", file=sys.stderr)

@@ -199,7 +199,11 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
             "NaN at row 1 (rows counted from 0: line 3 of the file), column 'b'",
         ),
         ("gap", ["score", "gap.csv", "--cv", "2"], "Use --missing drop to leave"),
-        ("nan", ["score", "nan.npy"], "NaN at row 0, column 'column 1'"),
+        (
+            "nan",
+            ["score", "nan.npy"],
+            "NaN at row 0 (rows counted from 0), column 'column 1'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(

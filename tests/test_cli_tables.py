@@ -7,6 +7,8 @@ numbers given the plain way, and stderr must stay empty: no warning from
 numpy, scipy, pandas or joblib.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,9 +19,13 @@ from skmem._cli.tables import Table, drop_identifier_columns, load_data
 
 
 def run(capsys, *args):
-    """``skmem ARGS`` in this process: (exit status, stdout, stderr)."""
-    status = cli.main([str(a) for a in args])
+    """``skmem ARGS`` in this process: (exit status, stdout, stderr), with the
+    warnings raised (which pytest would otherwise keep from stderr) in stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = cli.main([str(a) for a in args])
     out, err = capsys.readouterr()
+    err += "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
     return status, out, err
 
 

@@ -12,6 +12,9 @@ import shutil
 import tempfile
 import threading
 
+#: Seconds between two readings of the counts.
+POLL_SECONDS = 0.25
+
 
 class FileCounter:
     """``counter(n)`` records ``n`` more units of work done; pickles to workers."""
@@ -33,13 +36,13 @@ class FileProgress:
     Parameters
     ----------
     bar : tqdm bar (anything with ``update(n)``)
-    interval : float
-        Seconds between readings.
+    interval : float or None
+        Seconds between readings; None means :data:`POLL_SECONDS`.
     """
 
-    def __init__(self, bar, interval=0.25):
+    def __init__(self, bar, interval=None):
         self.bar = bar
-        self.interval = interval
+        self.interval = POLL_SECONDS if interval is None else interval
         self.folder = None
         self._shown = {}  # task -> units shown on the bar
         self._full = {}  # task -> units of a task that ended
