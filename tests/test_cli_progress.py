@@ -19,8 +19,6 @@ from sklearn.mixture import GaussianMixture
 from skmem import MemorizationScorer, cli
 from skmem._audit import attack_scores
 from skmem._reliability import split_half_reliability
-from skmem.engines import _progress
-from skmem.engines._progress import FileProgress
 
 ENV = {
     **os.environ,
@@ -100,6 +98,8 @@ def _work_then_wait(counter, release, units):
 
 
 def test_file_progress_moves_while_the_worker_still_works(tmp_path):
+    from skmem.engines._progress import FileProgress
+
     bar = Recorder()
     release = str(tmp_path / "release")
     with FileProgress(bar, interval=0.01) as files:
@@ -123,7 +123,7 @@ def test_file_progress_moves_while_the_worker_still_works(tmp_path):
 def test_torch_bar_moves_per_epoch_in_worker_processes(monkeypatch):
     pytest.importorskip("torch")
     from skmem import VAEDensity
-    from skmem.engines import torch_ensemble
+    from skmem.engines import _progress, torch_ensemble
 
     bars = []
 

@@ -15,7 +15,7 @@ import pytest
 
 from skmem import cli
 from skmem._cli.errors import UsageError
-from skmem._cli.tables import Table, drop_identifier_columns, load_data
+from skmem._cli.tables import Table, load_data
 
 
 def run(capsys, *args):
@@ -197,6 +197,8 @@ def test_identifier_columns_are_left_out_and_named(tmp_path, capsys):
 
 
 def test_which_columns_identify_rows():
+    from skmem._cli.tables import drop_identifier_columns
+
     rng = np.random.RandomState(0)
     n = 30
     columns = {
