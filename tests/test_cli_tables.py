@@ -74,6 +74,13 @@ def test_other_delimiters_and_a_decimal_comma_read_as_the_plain_csv(
     assert got["score"].std() > 0  # not one text column with one score
 
 
+def test_a_headerless_file_with_decimal_commas(tmp_path):
+    (tmp_path / "h.csv").write_text("1,5;2\n3,25;-4,5\n6;7,0\n")
+    table = load_data(tmp_path / "h.csv")
+    np.testing.assert_array_equal(table.X, [[1.5, 2], [3.25, -4.5], [6, 7]])
+    assert table.names == ["column 0", "column 1"]
+
+
 def test_a_one_column_table_with_a_delimiter_in_its_header_is_refused(tmp_path, capsys):
     # Lines with different numbers of fields: no delimiter can be told.
     (tmp_path / "t.csv").write_text("a;b;c\n1\n2;3\n4\n5\n")

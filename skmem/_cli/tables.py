@@ -202,11 +202,11 @@ def _read_csv(path, encoding):
         return pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, **kwargs)
 
     try:
-        frame = read()
-        header = not all(_is_number(c) for c in frame.columns)
+        first = read(nrows=0).columns
+        # A first line of numbers only is data, not a header.
+        header = not all(_is_number(str(c).replace(decimal, ".")) for c in first)
+        frame = read(header=0 if header else None)
         if not header:
-            # The first line holds only numbers: it is data, not a header.
-            frame = read(header=None)
             frame.columns = [f"column {j}" for j in range(frame.shape[1])]
     except pd.errors.EmptyDataError as exc:
         raise UsageError(f"{path} is empty") from exc
