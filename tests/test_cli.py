@@ -297,7 +297,11 @@ def test_csv_with_a_categorical_column(tmp_path, model):
     assert result.returncode == 0, result.stderr
     assert "one-hot encoding of the 1 categorical column(s) (c)" in result.stdout
     table = _check_scores_csv(tmp_path / "scores.csv", 40)
-    estimator = cli.make_estimator(model, {"n_components": 2} if model == "gmm" else {})
+    # A mixture on one-hot columns gets the CLI's larger reg_covar.
+    from skmem._cli.preprocess import ONE_HOT_REG_COVAR
+
+    gmm = {"n_components": 2, "reg_covar": ONE_HOT_REG_COVAR}
+    estimator = cli.make_estimator(model, gmm if model == "gmm" else {})
     pipe = make_pipeline(
         make_column_transformer(
             (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
