@@ -329,3 +329,36 @@ def test_gmm_on_one_hot_columns_gets_a_larger_reg_covar(tmp_path, capsys):
     # (a mixture's density cannot exceed its sharpest component's peak).
     peak = -0.5 * 5 * np.log(2 * np.pi * ONE_HOT_REG_COVAR)
     assert scores(tmp_path / "o.csv")["in_log_likelihood"].max() < peak
+
+
+def test_a_new_users_table_in_worker_processes_writes_nothing_to_stderr(tmp_path):
+    """Everything at once, as a new user's file would have it, in a subprocess
+    with two worker processes (whose warnings would go straight to stderr):
+    semicolons and decimal commas in Latin-1, an id and a date column,
+    missing cells imputed, a mixture on one-hot columns that does not
+    converge in its few iterations."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    df = with_identifiers(60)
+    df.loc[[4, 9], "bill"] = np.nan
+    path = tmp_path / "penguins.csv"
+    df.to_csv(path, sep=";", decimal=",", index=False, encoding="latin-1")
+    root = str(Path(cli.__file__).parents[1])
+    paths = [root, os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    result = subprocess.run(
+        [sys.executable, "-m", "skmem", "score", "penguins.csv", "--model", "gmm",
+         "--param", "n_components=3", "--param", "max_iter=2", "--missing", "impute",
+         "--cv", "3", "--n-jobs", "2"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    out = " ".join(result.stdout.split())
+    for said in ("read as Latin-1", "separated by semicolons", "decimal comma",
+                 "identify rows", "reg_covar=0.1", "cells of 2 rows were imputed",
+                 "9 of 9 models: "):  # fmt: skip
+        assert said in out, said
+    assert len(scores(tmp_path / "scores.csv")) == 60
