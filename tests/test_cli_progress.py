@@ -133,9 +133,13 @@ def test_torch_bar_moves_per_epoch_in_worker_processes(monkeypatch):
 
     monkeypatch.setattr(torch_ensemble, "progress_bar", recorder)
     monkeypatch.setattr(_progress, "POLL_SECONDS", 0.005)
-    X = (np.random.RandomState(0).rand(60, 8) > 0.5).astype(float)
+    X = (np.random.RandomState(0).rand(40, 8) > 0.5).astype(float)
     vae = VAEDensity(
-        latent_dim=2, hidden_layer_sizes=(16,), max_epochs=30, batch_size=8
+        latent_dim=2,
+        hidden_layer_sizes=(16,),
+        max_epochs=10,
+        batch_size=8,
+        n_importance_samples=8,
     )
     scorer = MemorizationScorer(vae, cv=4, n_jobs=2, random_state=0, verbose=1)
     with warnings.catch_warnings():
@@ -143,10 +147,10 @@ def test_torch_bar_moves_per_epoch_in_worker_processes(monkeypatch):
         scorer.fit(X)
     assert scorer.engine_ == "torch"
     (bar,) = bars
-    assert bar.n == bar.total == 4 * 30
+    assert bar.n == bar.total == 4 * 10
     # Two groups of 2 models in 2 worker processes: per-epoch counts (2 a
-    # model-epoch of each group), not one jump of 60 per group as it ends.
-    assert min(bar.updates) < 2 * 30
+    # model-epoch of each group), not one jump of 20 per group as it ends.
+    assert min(bar.updates) < 2 * 10
 
 
 # -- warnings summed over models -------------------------------------------------
