@@ -414,7 +414,12 @@ def _score(args):
     kinds = f", {len(table.categorical)} categorical" if table.categorical else ""
     print(f"[skmem] {args.data}: {n_read} rows x {d_read} columns{kinds}")
     for note in notes:
-        line = f"[skmem] {args.model}: {note}"
+        # How the file was read concerns the file, the rest the model.
+        line = (
+            f"[skmem] {note}"
+            if note in table.notes
+            else f"[skmem] {args.model}: {note}"
+        )
         print(textwrap.fill(line, 100, subsequent_indent="    "))
     results = run_models(
         table.X,
