@@ -198,9 +198,17 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
         ("ok", ["score", "ok.npy", "--param", "bandwidth=0"], "'bandwidth' param"),
         ("ok", ["score", "ok.npy", "--cv", "30"], "--cv 30 needs at least 30 rows"),
         ("header", ["score", "header.csv"], "has a header (a, b) but no rows"),
-        ("gap", ["score", "gap.csv", "--cv", "2"], "NaN at row 1, column 'b'"),
+        (
+            "gap",
+            ["score", "gap.csv", "--cv", "2"],
+            "NaN at row 1 (rows counted from 0: line 3 of the file), column 'b'",
+        ),
         ("gap", ["score", "gap.csv", "--cv", "2"], "Use --missing drop to leave"),
-        ("nan", ["score", "nan.npy"], "NaN at row 0, column 'column 1'"),
+        (
+            "nan",
+            ["score", "nan.npy"],
+            "NaN at row 0 (rows counted from 0), column 'column 1'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
@@ -294,7 +302,11 @@ def test_csv_with_a_categorical_column(tmp_path, model):
     assert result.returncode == 0, result.stderr
     assert "one-hot encoding of the 1 categorical column(s) (c)" in result.stdout
     table = _check_scores_csv(tmp_path / "scores.csv", 40)
-    estimator = cli.make_estimator(model, {"n_components": 2} if model == "gmm" else {})
+    # A mixture on one-hot columns gets the CLI's larger reg_covar.
+    from skmem._cli.preprocess import ONE_HOT_REG_COVAR
+
+    gmm = {"n_components": 2, "reg_covar": ONE_HOT_REG_COVAR}
+    estimator = cli.make_estimator(model, gmm if model == "gmm" else {})
     encode = make_column_transformer(
         (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
         (StandardScaler(), [0, 1]),
@@ -567,7 +579,8 @@ def test_missing_cells_drop_keeps_the_users_row_numbers(tmp_path):
         cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "2 rows with missing cells left out (rows 2 5)" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "2 rows with missing cells left out (rows 2 5, counted from 0" in said
     table = _check_scores_csv(tmp_path / "scores.csv", 28)
     keep = [i for i in range(30) if i not in (2, 5)]
     np.testing.assert_array_equal(table["index"], keep)

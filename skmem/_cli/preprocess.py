@@ -12,6 +12,15 @@ from .errors import UsageError
 # and a mixture's absolute reg_covar treat every column alike.
 NEEDS_SCALING = {"kde", "gmm"}
 
+# A mixture component whose rows share a category has no spread in that
+# one-hot column: its density there is a spike of width sqrt(reg_covar), whose
+# height grows without bound as reg_covar shrinks, and rare category
+# combinations get spikes of their own (large M). A variance of 0.1 (a
+# standard deviation of 0.32 on a 0/1 column, a tenth of a standardized
+# column's variance) keeps the categories apart without spikes; measured by
+# benchmarks/bench_gmm_onehot.py (docs: user guide, "Mixed tables").
+ONE_HOT_REG_COVAR = 0.1
+
 
 def prepare_model(model, params, table, *, preprocess=True, impute=False, sampled=None):
     """The estimator to score ``table`` with, and what was done to it, as text.
@@ -58,6 +67,15 @@ def prepare_model(model, params, table, *, preprocess=True, impute=False, sample
         steps = [SimpleImputer(strategy="median")] if impute else []
         return steps + ([StandardScaler()] if scale else [])
 
+    one_hot = table.categorical and preprocess
+    if one_hot and model == "gmm" and "reg_covar" not in params:
+        estimator.set_params(reg_covar=ONE_HOT_REG_COVAR)
+        notes.append(
+            f"GaussianMixture reg_covar={ONE_HOT_REG_COVAR:g} (not 1e-3): one-hot "
+            "columns have no spread inside a component, and a smaller floor on "
+            "the variances makes their densities spikes that the scores would "
+            "read as memorization (--param reg_covar=... overrides)"
+        )
     if table.categorical:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
         if impute:
