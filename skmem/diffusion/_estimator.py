@@ -76,7 +76,7 @@ class DiffusionDensity(TorchDensity):
         per draw where the bound takes one; its adaptive solver does not run
         under ``vmap``, so only the MLP scores it on the batched engine). May
         be changed after fitting: training is the same.
-    n_mc_samples : int, default=128
+    n_mc_samples : int, default=256
         Monte Carlo draws per row in :meth:`score_samples` (for the ODE, ODE
         solves per row, each with its own probe). May be changed after fitting.
     ode_tolerance : float, default=1e-5
@@ -199,7 +199,7 @@ class DiffusionDensity(TorchDensity):
         logit_alpha=0.05,
         log_snr_range=(-10.0, 10.0),
         likelihood="elbo",
-        n_mc_samples=128,
+        n_mc_samples=256,
         ode_tolerance=1e-5,
         mc_seed=0,
         time_sampling="uniform",
