@@ -55,7 +55,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
     denoiser : type
         An ``nn.Module`` class, built as ``denoiser(**denoiser_params)`` from
         torch's (forked and seeded) global generator. Called as
-        ``net(x_t, timesteps)`` with ``x_t`` of shape (B, *input_shape) (or
+        ``net(x_t, timesteps)`` with ``x_t`` of shape ``(B, *input_shape)`` (or
         (B, D) without ``input_shape``) and float timesteps (B,); returns the
         noise prediction of the shape of ``x_t``, or an object whose
         ``sample`` attribute (diffusers) or first element holds it.

@@ -102,7 +102,7 @@ class DiffusionDensity(TorchDensity):
     denoiser : type, default=None
         A network of your own in place of the built-in one: an
         ``nn.Module`` class, built as ``denoiser(**denoiser_params)`` and called
-        as ``net(x_t, timesteps)`` with ``x_t`` of shape (B, *input_shape) (or
+        as ``net(x_t, timesteps)`` with ``x_t`` of shape ``(B, *input_shape)`` (or
         (B, n_features) without ``input_shape``) and float timesteps (B,),
         returning the predicted noise (a tensor of the shape of ``x_t``, or an
         object whose ``sample`` attribute holds it, as diffusers' models
