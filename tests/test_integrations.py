@@ -122,7 +122,7 @@ class _FakePlugin:
         assert isinstance(X, pd.DataFrame)
         assert not any(isinstance(t, pd.CategoricalDtype) for t in X.dtypes)
         self.data = X.copy()
-        self.fit_draw = np.random.rand()  # the global generator, seeded around fit
+        self.fit_draw = np.random.rand()  # noqa: NPY002 (the global one, seeded around fit)
         return self
 
     def generate(self, count, random_state=None):
@@ -173,9 +173,9 @@ def test_synthcity_adapter_with_a_stand_in_plugin(fake_synthcity):
     merged = sample.merge(df.drop_duplicates(), how="left", indicator=True)
     assert (merged["_merge"] == "both").all()
     # The global generators are restored after fit.
-    state = np.random.get_state()[1].copy()
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
     SynthcitySynthesizer("bootstrap", random_state=3).fit(df)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
     unseeded = SynthcitySynthesizer("bootstrap").fit(df)
     assert "random_state" not in unseeded.plugin_.params
     unseeded.sample(3)

@@ -3,8 +3,16 @@
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._table import BOOLEAN, CATEGORICAL, DATETIME, NUMERICAL, TableSynthesizer
-from ._table import plain_frame, quiet_library, seeded_global_rngs
+from ._table import (
+    BOOLEAN,
+    CATEGORICAL,
+    DATETIME,
+    NUMERICAL,
+    TableSynthesizer,
+    plain_frame,
+    quiet_library,
+    seeded_global_rngs,
+)
 
 _TABLE = "table"
 _SDTYPES = {

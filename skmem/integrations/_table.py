@@ -94,16 +94,16 @@ def seeded_global_rngs(seed):
     if seed is None:
         yield
         return
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 (the global one is the point)
     torch = _torch_if_loaded()
     torch_state = torch.random.get_rng_state() if torch is not None else None
-    np.random.seed(int(seed) % 2**32)
+    np.random.seed(int(seed) % 2**32)  # noqa: NPY002
     if torch is not None:
         torch.manual_seed(int(seed))
     try:
         yield
     finally:
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002
         if torch is not None:
             torch.random.set_rng_state(torch_state)
 
