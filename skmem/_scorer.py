@@ -695,7 +695,7 @@ class MemorizationScorer(BaseEstimator):
         scikit-learn's message, where the estimator's tags do not accept it.
         """
         checked = check_array(
-            X,
+            _categoricals_as_objects(X),
             accept_sparse=_input_tag(estimator, "sparse"),
             dtype=None,
             ensure_all_finite=False,
@@ -780,6 +780,18 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._ensemble(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
+
+
+def _categoricals_as_objects(X):
+    """``X`` with pandas' categorical columns as objects, for ``check_array``
+    (which would try to cast a categorical DataFrame to numbers)."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return X
+    columns = [c for c, t in X.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
+    return X.astype(dict.fromkeys(columns, object)) if columns else X
 
 
 def _input_tag(estimator, name):
