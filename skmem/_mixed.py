@@ -150,9 +150,11 @@ class TableEncoder:
             )
         n = len(columns[0]) if columns else 0
         try:
-            Z = np.column_stack(
-                [columns[j].astype(np.float64) for j in self.numbers_]
-            ) if self.numbers_ else np.empty((n, 0))
+            Z = (
+                np.column_stack([columns[j].astype(np.float64) for j in self.numbers_])
+                if self.numbers_
+                else np.empty((n, 0))
+            )
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"A numeric column of the table holds values that are not numbers "
@@ -272,8 +274,9 @@ class ProductKernelDensity(BaseEstimator):
     ----------
     bandwidth : float or {"likelihood", "scott"}, default="likelihood"
         Width of the gaussian kernel in standardized units. ``"likelihood"``
-        maximises the leave-one-out likelihood of the samples (on up to 300 of
-        them, drawn at random with a fixed seed, as queries, over a grid of factors 2**-14 .. 4 of Scott's rule);
+        maximises the leave-one-out likelihood of the samples (on up to 300
+        of them, drawn at random with a fixed seed, as queries; over a grid
+        of factors 2**-14 .. 4 of Scott's rule);
         ``"scott"`` is ``m ** (-1 / (d + 4))`` for ``m`` samples and ``d``
         numeric columns.
     category_bandwidth : float in (0, 1] or "likelihood", default="likelihood"
@@ -312,7 +315,9 @@ class ProductKernelDensity(BaseEstimator):
         "encoder": "no_validation",
     }
 
-    def __init__(self, bandwidth="likelihood", category_bandwidth="likelihood", encoder=None):
+    def __init__(
+        self, bandwidth="likelihood", category_bandwidth="likelihood", encoder=None
+    ):
         self.bandwidth = bandwidth
         self.category_bandwidth = category_bandwidth
         self.encoder = encoder
@@ -382,9 +387,11 @@ class ProductKernelDensity(BaseEstimator):
             free_h = False
         for _ in range(2 if free_h and free_r else 1):
             if free_h:
-                h = scott * _best_on_grid(_H_FACTORS, lambda v: objective(scott * v, r))
+                h = scott * _best_on_grid(
+                    _H_FACTORS, lambda v, r=r: objective(scott * v, r)
+                )
             if free_r:
-                r = max(_R_GRID, key=lambda v: objective(h, v))
+                r = max(_R_GRID, key=lambda v, h=h: objective(h, v))
         return h, r
 
     def score_samples(self, X):

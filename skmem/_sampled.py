@@ -26,14 +26,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._memory import budget_bytes, rows_per_block
-from ._splits import MAX_SEED
-from .engines.generic import set_random_states
 from ._mixed import (
     ProductKernelDensity,
     TableEncoder,
     categoricals_as_objects,
     is_mixed,
 )
+from ._splits import MAX_SEED
+from .engines.generic import set_random_states
 from .engines.kde import _exp_shifted, _log_kernel_block, _Points, log_kernel_norm
 
 __all__ = [
@@ -533,22 +533,32 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
             "method. Wrap a generator in SampledDensity, or use an estimator that "
             "samples (KernelDensity, GaussianMixture, VAEDensity)."
         )
-    X = check_array(scorer._fit_X, dtype=np.float64)
+    data = scorer._fit_X
+    mixed = is_mixed(data)
+    if mixed:
+        # One encoding of every model's rows and samples, fixed from all rows.
+        encoder = TableEncoder().fit(data)
+        X = encoder.distance_features(data)
+    else:
+        X = check_array(data, dtype=np.float64)
     if random_state is None:
         seeds = scorer.seeds_
     else:
         seeds = check_random_state(random_state).randint(MAX_SEED, size=len(models))
-    n, d = X.shape
+    n, d = len(X), _safe_indexing(data, [0]).shape[1]
     statistics = np.empty(len(models))
     cells = []
     distance = np.zeros(n)
     n_closer = np.zeros(n)
-    closest = np.full((n, d), np.nan)
+    closest = np.full(
+        (n, d), None if mixed else np.nan, dtype=object if mixed else None
+    )
     closest_distance = np.full(n, np.inf)
     for k, model in enumerate(models):
         # A seed for the samples other than the model's own training seed.
         seed = np.random.RandomState(seeds[k]).randint(MAX_SEED)
-        generated = draw_samples(model, n_generated, seed)
+        raw = draw_samples(model, n_generated, seed)
+        generated = encoder.distance_features(raw) if mixed else raw
         train, test = scorer.train_masks_[k], scorer.test_masks_[k]
         result = data_copying_test(
             X[train], generated, X[test], n_cells=n_cells, tau=tau, random_state=seed
@@ -562,7 +572,9 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
         rows = np.flatnonzero(train)
         closer = records.distance_to_generated < closest_distance[rows]
         closest_distance[rows[closer]] = records.distance_to_generated[closer]
-        closest[rows[closer]] = generated[records.nearest_generated[closer]]
+        closest[rows[closer]] = np.asarray(
+            _safe_indexing(raw, records.nearest_generated[closer]), dtype=closest.dtype
+        )
     n_in = scorer.train_masks_.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         distance /= n_in

@@ -146,6 +146,21 @@ def _check_same_features(X_train, **others):
             )
 
 
+def _float_tables(X_train, **others):
+    """The tables as float arrays for euclidean distances. Numeric inputs are
+    kept as they are; when any is a mixed table (text, categorical or boolean
+    columns), all go through one encoding fitted on ``X_train``: numbers
+    standardized by its median and ``min(std, IQR / 1.349)``, each category
+    one-hot over sqrt(2), so that a mismatched category adds 1 to the squared
+    distance, as a number one spread away does."""
+    from ._mixed import distance_arrays
+
+    arrays = distance_arrays(X_train, **others)
+    X_train = arrays.pop("X_train")
+    _check_same_features(X_train, **arrays)
+    return (X_train, *arrays.values())
+
+
 def _z_mann_whitney(to_generated, to_test):
     """Meehan et al.'s Z-scored U of generated vs test distances (their ``Zu``).
 
@@ -189,13 +204,18 @@ def data_copying_test(
     above 0 means it underfits. This follows their released code
     (``data_copying_tests.C_T``), continuity correction included.
 
+    Numeric arrays are compared as they are; mixed tables (DataFrames with
+    text, categorical or boolean columns) through one encoding fitted on
+    ``X_train``: standardized numbers, and one-hot categories over sqrt(2)
+    (a mismatch adds 1 to the squared distance).
+
     Parameters
     ----------
-    X_train : array-like of shape (n_train, n_features)
+    X_train : array-like or DataFrame of shape (n_train, n_features)
         The generator's training data.
-    X_generated : array-like of shape (n_generated, n_features)
+    X_generated : array-like or DataFrame of shape (n_generated, n_features)
         Samples from the generator.
-    X_test : array-like of shape (n_test, n_features)
+    X_test : array-like or DataFrame of shape (n_test, n_features)
         Data from the same distribution that the generator never saw.
     n_cells : int, default=5
         Number of k-means cells. Every cell must hold training and test samples.
@@ -238,10 +258,9 @@ def data_copying_test(
     >>> abs(data_copying_test(X_train, fresh, X_test, random_state=0).statistic) < 3
     True
     """
-    X_train = check_array(X_train, dtype=np.float64)
-    X_generated = check_array(X_generated, dtype=np.float64)
-    X_test = check_array(X_test, dtype=np.float64)
-    _check_same_features(X_train, X_generated=X_generated, X_test=X_test)
+    X_train, X_generated, X_test = _float_tables(
+        X_train, X_generated=X_generated, X_test=X_test
+    )
     if n_cells > len(X_train):
         raise ValueError(
             f"n_cells={n_cells} cells need at least as many training samples; "
@@ -396,7 +415,9 @@ def closest_record_distances(
     memorization score: copies show up in both, while memorization of a
     record's density need not produce any sample near it.
 
-    Distances are euclidean. They are screened with float32 matrix products
+    Distances are euclidean; mixed tables (DataFrames with text, categorical
+    or boolean columns) are encoded as in :func:`data_copying_test`. They are
+    screened with float32 matrix products
     in cache-sized tiles (no ``n_train x n_generated`` matrix is ever held,
     so 100,000 records against 100,000 samples take a few MiB), so a sample
     within about 1e-6 of the data's squared scale of the threshold may be
@@ -440,10 +461,9 @@ def closest_record_distances(
     >>> result.n_closer.tolist(), result.nearest_generated.tolist()
     ([2, 0], [0, 2])
     """
-    X_train = check_array(X_train, dtype=np.float64)
-    X_generated = check_array(X_generated, dtype=np.float64)
-    X_holdout = check_array(X_holdout, dtype=np.float64)
-    _check_same_features(X_train, X_generated=X_generated, X_holdout=X_holdout)
+    X_train, X_generated, X_holdout = _float_tables(
+        X_train, X_generated=X_generated, X_holdout=X_holdout
+    )
     if working_memory is None:
         working_memory = get_config()["working_memory"]
     _, to_holdout, _ = _nearest_and_count(

@@ -191,4 +191,5 @@ def test_synthcity_adapter_under_sampled_density(fake_synthcity):
         cv=3,
         random_state=0,
     ).fit(X)
-    assert np.isfinite(scorer.memorization_scores_).all()
+    # A bootstrap copies its rows: the in-models put mass on each record.
+    assert np.median(scorer.memorization_scores_) > 1

@@ -66,9 +66,7 @@ def test_default_density_is_the_exact_gaussian_kde_of_the_samples():
     d2_s = d2_s[np.sort(np.random.RandomState(0).permutation(500)[:300])]
 
     def loo(width):
-        return (
-            logsumexp(-0.5 * d2_s / width**2, axis=1) - 3 * np.log(width)
-        ).mean()
+        return (logsumexp(-0.5 * d2_s / width**2, axis=1) - 3 * np.log(width)).mean()
 
     grid = scott * 2.0 ** np.arange(-14, 3)
     assert h == pytest.approx(grid[np.argmax([loo(w) for w in grid])])
