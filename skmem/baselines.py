@@ -326,10 +326,16 @@ def data_copying_test(
 _TILE_ROWS, _TILE_COLUMNS = 32, 8192
 
 
-def _tile_nearest_and_count(A, B_t, sq_b, limit, columns):
-    """Running nearest column and count below ``limit`` for rows ``A``."""
+def _tile_nearest_and_count(A, B_t, sq_b, limit, columns, A64, B64, margin):
+    """Running nearest column and count below ``limit`` for rows ``A``.
+
+    The float32 products screen; every column within ``margin`` (the float32
+    rounding of a squared distance) of a row's least in its tile is then
+    measured in float64, so that the nearest column and its distance are
+    exact even among near-ties (copies a hair apart).
+    """
     n, m = len(A), B_t.shape[1]
-    best = np.full(n, np.inf, dtype=np.float32)
+    best = np.full(n, np.inf)
     nearest = np.zeros(n, dtype=np.intp)
     n_closer = np.zeros(n, dtype=np.intp)
     product = np.empty((_TILE_ROWS, columns), dtype=np.float32)
@@ -343,11 +349,19 @@ def _tile_nearest_and_count(A, B_t, sq_b, limit, columns):
             np.matmul(A[r0:r1], part, out=d2)
             d2 *= -2.0
             d2 += sq_part
-            arg = d2.argmin(axis=1)
-            value = d2[np.arange(r1 - r0), arg]
-            better = value < best[r0:r1]
-            best[r0:r1][better] = value[better]
-            nearest[r0:r1][better] = arg[better] + c0
+            least = d2.min(axis=1)
+            rows, cols = np.nonzero(d2 <= (least + margin[r0:r1])[:, None])
+            diff = A64[r0 + rows] - B64[c0 + cols]
+            exact = np.einsum("ij,ij->i", diff, diff)
+            # Per row, its least exact value among its candidates.
+            order = np.lexsort((exact, rows))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = rows[order][1:] != rows[order][:-1]
+            pick = order[first]
+            r, value, col = rows[pick] + r0, exact[pick], cols[pick] + c0
+            better = value < best[r]
+            best[r[better]] = value[better]
+            nearest[r[better]] = col[better]
             if limit is not None:
                 mask = below[: r1 - r0, : c1 - c0]
                 np.less(d2, limit[r0:r1, None], out=mask)
@@ -362,16 +376,25 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     Squared distances, less ``|x|^2`` (constant per row, folded into the
     threshold), come from float32 matrix products on centred data in
     cache-sized tiles, threads over row blocks; no ``len(X) x len(Y)`` array
-    is held. The nearest distance is then recomputed in float64.
+    is held. The candidates for the nearest row (within float32 rounding of
+    the least) are measured again in float64, so the nearest row and its
+    distance are exact.
     """
     center = Y.mean(axis=0)
-    A = (X - center).astype(np.float32)
+    A64 = X - center
     B = Y - center
-    sq_b = np.einsum("ij,ij->i", B, B).astype(np.float32)
+    A = A64.astype(np.float32)
+    sq_b = np.einsum("ij,ij->i", B, B)
+    sq_a = np.einsum("ij,ij->i", A64, A64)
+    # float32 rounding of |b|^2 - 2 a.b, with room: 16 units in the last place
+    # of the largest term.
+    margin = (
+        16 * np.finfo(np.float32).eps * (sq_a + sq_b.max(initial=0.0) + 1e-300)
+    ).astype(np.float32)
+    sq_b = sq_b.astype(np.float32)
     B_t = np.ascontiguousarray(B.T, dtype=np.float32)
     limit = None
     if radius is not None:
-        sq_a = np.einsum("ij,ij->i", X - center, X - center)
         limit = (radius**2 - sq_a).astype(np.float32)
     # Each thread holds a tile of float32 and one of bool.
     columns = int(
@@ -382,7 +405,14 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     with threadpool_limits(limits=1, user_api="blas"):
         parts = Parallel(n_jobs=n_threads, prefer="threads")(
             delayed(_tile_nearest_and_count)(
-                A[sl], B_t, sq_b, None if limit is None else limit[sl], columns
+                A[sl],
+                B_t,
+                sq_b,
+                None if limit is None else limit[sl],
+                columns,
+                A64[sl],
+                B,
+                margin[sl],
             )
             for sl in slices
         )
