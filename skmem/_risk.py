@@ -95,6 +95,9 @@ def record_risk(
         counts them; about ``n_train / (n_train + n_holdout)`` for a
         synthesizer that does not copy), ``records_with_a_closer_synthetic_row``
         and, with ``scorer``, ``records_memorized``.
+        ``table.attrs["synthetic"]`` has one row per synthetic row: its
+        ``distance_to_training`` (the DCR that SDMetrics reports),
+        ``distance_to_holdout`` and ``closer_to_training``.
 
     Examples
     --------
@@ -159,6 +162,14 @@ def record_risk(
     shares = pd.DataFrame(rows, index=list(counts))
     shares.attrs["confidence"] = confidence
     table.attrs["shares"] = shares
+    table.attrs["synthetic"] = pd.DataFrame(
+        {
+            "distance_to_training": synth_to_train,
+            "distance_to_holdout": synth_to_holdout,
+            "closer_to_training": synth_to_train < synth_to_holdout,
+        },
+        index=X_synthetic.index if isinstance(X_synthetic, pd.DataFrame) else None,
+    )
     table.attrs["null_share_closer_to_training"] = len(train) / (
         len(train) + len(holdout)
     )

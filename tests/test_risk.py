@@ -41,8 +41,16 @@ def test_numeric_table_against_brute_force_and_chunking():
         np.testing.assert_allclose(table[column], truth[column], rtol=1e-9)
     for column in ("nearest_synthetic", "n_synthetic_closer"):
         np.testing.assert_array_equal(table[column], truth[column])
+    synth = table.attrs["synthetic"]
+    np.testing.assert_allclose(
+        synth["distance_to_training"], cdist(synthetic, train).min(1), rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        synth["distance_to_holdout"], cdist(synthetic, holdout).min(1), rtol=1e-9
+    )
     shares = table.attrs["shares"]
     k = truth["closer_to_training"]
+    assert synth["closer_to_training"].sum() == k
     row = shares.loc["synthetic_closer_to_training"]
     assert (row["count"], row["of"]) == (k, 540)
     np.testing.assert_allclose([row["low"], row["high"]], _wilson(k, 540), rtol=1e-9)
