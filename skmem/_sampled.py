@@ -549,6 +549,7 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
     statistics = np.empty(len(models))
     cells = []
     distance = np.zeros(n)
+    to_holdout = np.zeros(n)
     n_closer = np.zeros(n)
     closest = np.full(
         (n, d), None if mixed else np.nan, dtype=object if mixed else None
@@ -567,6 +568,7 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
         cells.append(result)
         records = closest_record_distances(X[train], generated, X[test])
         distance[train] += records.distance_to_generated
+        to_holdout[train] += records.distance_to_holdout
         n_closer[train] += records.n_closer
         # The closest sample over the models that trained on each record.
         rows = np.flatnonzero(train)
@@ -578,12 +580,14 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
     n_in = scorer.train_masks_.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         distance /= n_in
+        to_holdout /= n_in
         n_closer /= n_in
     return Bunch(
         statistic=float(np.mean(statistics)),
         statistics=statistics,
         cells=cells,
         distance_to_generated=distance,
+        distance_to_holdout=to_holdout,
         n_closer=n_closer,
         closest_generated=closest,
         closest_distance=closest_distance,

@@ -660,10 +660,11 @@ class MemorizationScorer(BaseEstimator):
               the models copy their training data).
             - ``statistics``: ndarray (n_models,), each model's C_T.
             - ``cells``: each model's full test result.
-            - ``distance_to_generated``, ``n_closer``: ndarray (n_samples,),
-              per record the distance to the closest sample and the number of
-              samples closer than its nearest held-out row, averaged over the
-              models that trained on it; to read next to
+            - ``distance_to_generated``, ``distance_to_holdout``,
+              ``n_closer``: ndarray (n_samples,), per record the distance to
+              the closest sample, to the closest of the model's held-out
+              rows, and the number of samples closer than that held-out row,
+              averaged over the models that trained on it; to read next to
               ``memorization_scores_``.
             - ``closest_generated``, ``closest_distance``: per record, the
               closest sample of all the models that trained on it, and its

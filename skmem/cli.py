@@ -239,6 +239,7 @@ def _verbosity(args):
 
 
 def _score(args):
+    from ._cli.records import record_columns
     from ._report import (
         EXPLANATION,
         copies_lines,
@@ -298,6 +299,7 @@ def _score(args):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = per_sample_columns(scorer, alpha=args.alpha, index=table.rows)
+    columns.update(record_columns(scorer))
     write_scores_csv(out, columns)
     facts = summary(scorer, alpha=args.alpha, index=table.rows)
     settings = run_settings(

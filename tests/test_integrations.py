@@ -193,3 +193,41 @@ def test_synthcity_adapter_under_sampled_density(fake_synthcity):
     ).fit(X)
     # A bootstrap copies its rows: the in-models put mass on each record.
     assert np.median(scorer.memorization_scores_) > 1
+
+
+@needs_sdv
+def test_scorer_and_command_line_on_a_mixed_table(tmp_path, monkeypatch, capsys):
+    from skmem import MemorizationScorer, SampledDensity, cli
+
+    df = _table(90, seed=3)
+    scorer = MemorizationScorer(
+        SampledDensity(SDVSynthesizer(random_state=0), n_samples=300),
+        cv=3,
+        random_state=0,
+    ).fit(df)
+    assert scorer.engine_ == "sampled"
+    assert np.isfinite(scorer.memorization_scores_).all()
+    samples = scorer.estimators_[0].samples_
+    assert samples.dtypes.to_dict() == df.dtypes.to_dict()
+
+    monkeypatch.chdir(tmp_path)
+    df.to_csv("t.csv", index=False)
+    base = ["score", "t.csv", "--cv", "3", "--repeats", "1", "--n-jobs", "1"]
+    model = "sdv:GaussianCopulaSynthesizer"
+    assert (
+        cli.main([*base, "--model", model, "--param", "default_distribution=norm"]) == 0
+    )
+    scores = pd.read_csv("scores.csv")
+    assert len(scores) == 90
+    for column in (
+        "distance_to_synthetic",
+        "distance_to_holdout",
+        "n_synthetic_closer",
+    ):
+        assert np.isfinite(scores[column]).all()
+    assert "SDVSynthesizer" in (tmp_path / "scores.json").read_text()
+    capsys.readouterr()
+    assert cli.main([*base, "--model", "sdv:Nope"]) == 2
+    assert "no single-table synthesizer 'Nope'" in capsys.readouterr().err
+    assert cli.main([*base, "--model", "sdv:"]) == 2
+    assert "name the synthesizer" in capsys.readouterr().err

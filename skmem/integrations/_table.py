@@ -42,7 +42,16 @@ def as_frame(X):
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"Expected a table (2-D); got an array of shape {X.shape}.")
-    return pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    if X.dtype == object:
+        # An array of objects (numbers and text, as the command line reads a
+        # mixed table): the columns that hold only numbers become numbers.
+        for column in frame.columns:
+            try:
+                frame[column] = pd.to_numeric(frame[column])
+            except (TypeError, ValueError):
+                pass
+    return frame
 
 
 def plain_frame(df):
