@@ -93,8 +93,10 @@ def _columns(X):
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D table; got shape {X.shape}.")
-    if X.dtype.kind in "biufc":
+    if X.dtype.kind in "iufc":
         return [X[:, j] for j in range(X.shape[1])], [_NUMBER] * X.shape[1]
+    if X.dtype.kind == "b":  # booleans are categories
+        return [X[:, j] for j in range(X.shape[1])], [_CATEGORY] * X.shape[1]
     columns, kinds = [], []
     for j in range(X.shape[1]):
         column = X[:, j]
