@@ -123,6 +123,9 @@ class TableEncoder:
 
     def fit(self, X):
         columns, kinds = _columns(X)
+        self.names_ = (
+            list(X.columns) if isinstance(X, pd.DataFrame) else list(range(len(kinds)))
+        )
         self.kinds_ = kinds
         self.n_columns_ = len(kinds)
         self.numbers_ = [j for j, k in enumerate(kinds) if k == _NUMBER]
@@ -183,6 +186,18 @@ class TableEncoder:
         return out
 
     def distance_features(self, X):
+        wide = [
+            (len(c), j)
+            for c, j in zip(self.categories_, self.categories_idx_, strict=True)
+            if len(c) > 1000
+        ]
+        if wide:
+            raise ValueError(
+                f"Column {self.names_[wide[0][1]]!r} has {wide[0][0]} categories: an "
+                "identifier or "
+                "free text, which distances cannot compare; drop it (or bin it) "
+                "before comparing records."
+            )
         Z, codes = self.transform(X)
         return np.hstack([Z, self.one_hot(codes) / math.sqrt(2.0)])
 
@@ -249,7 +264,37 @@ def _row_logsumexp(a):
     return np.where(finite, out, -np.inf)
 
 
-def _pair_blocks(Zq, Mq, Zs, Ms, n_categorical, block):
+#: Beyond this many categories in all, mismatches are counted column by
+#: column rather than by a product of one-hot matrices.
+_ONE_HOT_WIDTH = 64
+
+
+class _Categories:
+    """The category codes of some rows, and their one-hot form when narrow."""
+
+    def __init__(self, encoder, codes):
+        self.codes = codes
+        narrow = encoder.n_categories_.sum() <= _ONE_HOT_WIDTH
+        self.onehot = encoder.one_hot(codes) if narrow else None
+
+    def take(self, rows):
+        out = object.__new__(_Categories)
+        out.codes = self.codes[rows]
+        out.onehot = None if self.onehot is None else self.onehot[rows]
+        return out
+
+    def matches(self, start, stop, other):
+        """Matching categories between rows ``start:stop`` and ``other``'s."""
+        if self.onehot is not None:
+            return self.onehot[start:stop] @ other.onehot.T
+        out = np.zeros((stop - start, len(other.codes)))
+        for c in range(self.codes.shape[1]):
+            mine = self.codes[start:stop, c][:, None]
+            out += (mine == other.codes[:, c][None, :]) & (mine >= 0)
+        return out
+
+
+def _pair_blocks(Zq, Cq, Zs, Cs, n_categorical, block):
     """Per block of query rows: squared distances and mismatch counts to every
     sample (float64), from matrix products."""
     sq_s = np.einsum("ij,ij->i", Zs, Zs)
@@ -258,7 +303,9 @@ def _pair_blocks(Zq, Mq, Zs, Ms, n_categorical, block):
         zq = Zq[start:stop]
         d2 = np.einsum("ij,ij->i", zq, zq)[:, None] + sq_s[None, :] - 2.0 * zq @ Zs.T
         np.maximum(d2, 0.0, out=d2)
-        mismatches = n_categorical - Mq[start:stop] @ Ms.T if n_categorical else 0.0
+        mismatches = (
+            n_categorical - Cq.matches(start, stop, Cs) if n_categorical else 0.0
+        )
         yield start, stop, d2, mismatches
 
 
@@ -333,7 +380,7 @@ class ProductKernelDensity(BaseEstimator):
         if len(Z) < 2:
             raise ValueError("A kernel density needs 2 samples or more.")
         self.n_features_in_ = encoder.n_columns_
-        self._Z, self._onehot = Z, encoder.one_hot(codes)
+        self._Z, self._categories = Z, _Categories(encoder, codes)
         h, r = self.bandwidth, self.category_bandwidth
         scott = len(Z) ** (-1.0 / (Z.shape[1] + 4))
         if h == "scott":
@@ -364,7 +411,12 @@ class ProductKernelDensity(BaseEstimator):
         rows = np.sort(np.random.RandomState(0).permutation(m)[:q])
         d2, mismatches = next(
             _pair_blocks(
-                self._Z[rows], self._onehot[rows], self._Z, self._onehot, n_cat, q
+                self._Z[rows],
+                self._categories.take(rows),
+                self._Z,
+                self._categories,
+                n_cat,
+                q,
             )
         )[2:]
         d2[np.arange(q), rows] = np.inf  # leave each sample out
@@ -400,7 +452,7 @@ class ProductKernelDensity(BaseEstimator):
         """Exact log-density of each row of ``X``."""
         check_is_fitted(self, "encoder_")
         Z, codes = self.encoder_.transform(X)
-        onehot = self.encoder_.one_hot(codes)
+        categories = _Categories(self.encoder_, codes)
         h, r = self.bandwidth_, self.category_bandwidth_
         m = len(self._Z)
         n_cat = len(self.encoder_.categories_idx_)
@@ -409,7 +461,7 @@ class ProductKernelDensity(BaseEstimator):
         out = np.empty(len(Z))
         log_r = math.log(r)
         for start, stop, d2, mismatches in _pair_blocks(
-            Z, onehot, self._Z, self._onehot, n_cat, block
+            Z, categories, self._Z, self._categories, n_cat, block
         ):
             log_k = d2
             log_k *= -0.5 / h**2

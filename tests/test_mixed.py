@@ -97,7 +97,7 @@ def _brute_force_log_density(queries, samples, train, h, r):
     return logsumexp(log_k, axis=1) - np.log(len(samples))
 
 
-def test_product_kernel_density_against_brute_force():
+def test_product_kernel_density_against_brute_force(monkeypatch):
     train = _mixed_table(200, seed=1)
     samples = _mixed_table(300, seed=2)
     queries = _mixed_table(30, seed=3)
@@ -107,8 +107,11 @@ def test_product_kernel_density_against_brute_force():
     kde = ProductKernelDensity(0.3, 0.2, encoder=encoder).fit(samples)
     expected = _brute_force_log_density(queries, samples, train, 0.3, 0.2)
     np.testing.assert_allclose(kde.score_samples(queries), expected, rtol=1e-10)
-    # The order of the samples does not matter; nor does a numeric column
-    # given as integers rather than floats.
+    # Wide categories are compared column by column: the same density.
+    monkeypatch.setattr("skmem._mixed._ONE_HOT_WIDTH", 0)
+    wide = ProductKernelDensity(0.3, 0.2, encoder=encoder).fit(samples)
+    np.testing.assert_allclose(wide.score_samples(queries), expected, rtol=1e-10)
+    # The order of the samples does not matter.
     shuffled = samples.sample(frac=1.0, random_state=0)
     again = ProductKernelDensity(0.3, 0.2, encoder=encoder).fit(shuffled)
     np.testing.assert_allclose(again.score_samples(queries), expected, rtol=1e-10)
@@ -217,6 +220,11 @@ def test_mixed_tables_in_the_data_copying_test_and_closest_records():
     )
     with pytest.raises(ValueError, match="X_holdout has 4 features but X_train has 5"):
         closest_record_distances(train, fresh, test.iloc[:, :4])
+    ids = train.assign(job=[f"id{i}" for i in range(300)])
+    ids = pd.concat([ids] * 4, ignore_index=True)
+    ids["job"] = [f"id{i}" for i in range(1200)]
+    with pytest.raises(ValueError, match="'job' has 1200 categories: an identifier"):
+        closest_record_distances(ids, fresh, test)
 
 
 def test_scorer_data_copying_on_a_mixed_table():
