@@ -92,8 +92,10 @@ def record_risk(
         with their counts and Wilson intervals: ``synthetic_closer_to_training``
         (synthetic rows closer to their closest training record than to
         their closest held-out one, as SDMetrics' DCROverfittingProtection
-        counts them; about ``n_train / (n_train + n_holdout)`` for a
-        synthesizer that does not copy), ``records_with_a_closer_synthetic_row``
+        counts them; for a synthesizer independent of the training records it
+        is ``n_train / (n_train + n_holdout)`` in expectation, by
+        exchangeability, kept in ``table.attrs["null_share_closer_to_training"]``),
+        ``records_with_a_closer_synthetic_row``
         and, with ``scorer``, ``records_memorized``.
         ``table.attrs["synthetic"]`` has one row per synthetic row: its
         ``distance_to_training`` (the DCR that SDMetrics reports),
