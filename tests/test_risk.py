@@ -73,6 +73,11 @@ def test_a_fresh_synthesizer_sits_at_the_null_share():
         .loc["synthetic_closer_to_training"]
     )
     assert row["low"] <= 0.5 <= row["high"]
+    # With half as many held-out records the chance share is 2/3.
+    table = record_risk(train, fresh, holdout[:1000])
+    row = table.attrs["shares"].loc["synthetic_closer_to_training"]
+    assert table.attrs["null_share_closer_to_training"] == pytest.approx(2 / 3)
+    assert row["low"] <= 2 / 3 <= row["high"]
     copies = train[rng.randint(2000, size=2000)] + 1e-3 * rng.normal(size=(2000, 2))
     row = (
         record_risk(train, copies, holdout)
