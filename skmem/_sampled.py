@@ -514,13 +514,18 @@ def _fold_models(scorer):
     ]
 
 
-def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=None):
+def fold_data_copying(
+    scorer, n_generated, *, n_cells=5, tau=None, random_state=None, with_test=True
+):
     """The data-copying test and the closest records of every fold model.
 
     Model ``k`` gives its training rows, ``n_generated`` of its samples and its
     held-out rows to :func:`~skmem.baselines.data_copying_test` and to
     :func:`~skmem.baselines.closest_record_distances`; per record, the
     closest-record figures are averaged over the models that trained on it.
+    ``with_test=False`` skips the test (its statistics are NaN), for the
+    closest records alone: the test needs every k-means cell to hold
+    held-out rows, which small folds may not.
     """
     from .baselines import closest_record_distances, data_copying_test
 
@@ -561,11 +566,19 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
         raw = draw_samples(model, n_generated, seed)
         generated = encoder.distance_features(raw) if mixed else raw
         train, test = scorer.train_masks_[k], scorer.test_masks_[k]
-        result = data_copying_test(
-            X[train], generated, X[test], n_cells=n_cells, tau=tau, random_state=seed
-        )
-        statistics[k] = result.statistic
-        cells.append(result)
+        if with_test:
+            result = data_copying_test(
+                X[train],
+                generated,
+                X[test],
+                n_cells=n_cells,
+                tau=tau,
+                random_state=seed,
+            )
+            statistics[k] = result.statistic
+            cells.append(result)
+        else:  # the closest records only
+            statistics[k] = np.nan
         records = closest_record_distances(X[train], generated, X[test])
         distance[train] += records.distance_to_generated
         to_holdout[train] += records.distance_to_holdout

@@ -315,7 +315,10 @@ def _score(args):
     sidecar = out.with_suffix(".json")
     write_settings(sidecar, settings, {args.model: facts})
     lines = format_summary(args.model, scorer, facts, columns)
-    if args.report:
+    if args.report and table.categorical:
+        # copies_lines prints records as numbers; text columns wait for it.
+        lines += ["", "Data-copying lines left out: the table has text columns."]
+    elif args.report:
         lines += copies_lines(scorer, index=table.rows)
     print()
     print("\n".join(lines))

@@ -9,11 +9,11 @@ def record_columns(scorer, n_generated=1000):
     record's distance to the closest sample and to the closest held-out row,
     and the samples closer than that held-out row (means over the models that
     trained on it). Empty when the models cannot sample."""
-    from .._sampled import SampledDensity
+    from .._sampled import SampledDensity, fold_data_copying
 
     if not isinstance(scorer._base_estimator(), SampledDensity):
         return {}
-    copies = scorer.data_copying(n_generated=n_generated)
+    copies = fold_data_copying(scorer, n_generated, with_test=False)
     return {
         "distance_to_synthetic": (copies.distance_to_generated, "%.10g"),
         "distance_to_holdout": (copies.distance_to_holdout, "%.10g"),
