@@ -387,10 +387,12 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     A = A64.astype(np.float32)
     sq_b = np.einsum("ij,ij->i", B, B)
     sq_a = np.einsum("ij,ij->i", A64, A64)
-    # float32 rounding of |b|^2 - 2 a.b, with room: 16 units in the last place
-    # of the largest term.
+    # Twice the float32 rounding of |b|^2 - 2 a.b, with room (it grows with
+    # the number of features summed).
     margin = (
-        16 * np.finfo(np.float32).eps * (sq_a + sq_b.max(initial=0.0) + 1e-300)
+        (16 + 2 * X.shape[1])
+        * np.finfo(np.float32).eps
+        * (sq_a + sq_b.max(initial=0.0) + 1e-300)
     ).astype(np.float32)
     sq_b = sq_b.astype(np.float32)
     B_t = np.ascontiguousarray(B.T, dtype=np.float32)
