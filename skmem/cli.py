@@ -359,6 +359,7 @@ def textwrap_lines(lines, width=100):
 
 
 def _score(args):
+    from ._cli.records import record_columns
     from ._report import (
         EXPLANATION,
         copies_lines,
@@ -438,6 +439,7 @@ def _score(args):
     results[args.model]["index"] = table.rows
     out = Path(args.out)
     columns = per_sample_columns(scorer, alpha=args.alpha, index=table.rows)
+    columns.update(record_columns(scorer))
     facts = summary(scorer, alpha=args.alpha, index=table.rows)
     if n_imputed is not None:
         columns["n_imputed"] = (n_imputed, "%d")
@@ -460,7 +462,10 @@ def _score(args):
     lines = _repeats_hint(format_summary(args.model, scorer, facts, columns), facts)
     if n_imputed is not None:
         lines += imputed_lines(facts)
-    if args.report:
+    if args.report and table.categorical:
+        # copies_lines prints records as numbers; text columns wait for it.
+        lines += ["", "Data-copying lines left out: the table has text columns."]
+    elif args.report:
         lines += copies_lines(scorer, index=table.rows)
     print()
     print("\n".join(lines))

@@ -7,6 +7,7 @@ fold's training rows and never sees the rows the fold holds out.
 import numpy as np
 
 from .errors import UsageError
+from .models import LIBRARIES
 
 # Models whose fit depends on the columns' units: a kernel's one bandwidth
 # and a mixture's absolute reg_covar treat every column alike.
@@ -40,6 +41,14 @@ def prepare_model(model, params, table, *, preprocess=True, impute=False, sample
 
     estimator = make_estimator(model, params, sampled)
     notes = []
+    if model.partition(":")[0] in LIBRARIES:
+        # The synthesizer takes the table as it is; the density of its samples
+        # standardizes numbers and compares categories, fixed from all rows.
+        notes.append(
+            "the synthesizer gets the table as it is (numbers, and text as "
+            "categories); its samples are scored by a product kernel density"
+        )
+        return estimator, notes
     cat_names = [table.names[j] for j in table.categorical]
     if table.categorical and not preprocess:
         raise UsageError(
