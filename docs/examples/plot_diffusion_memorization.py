@@ -1,0 +1,162 @@
+"""
+Memorization in diffusion models: the transition, membership and copying
+========================================================================
+
+Three findings about diffusion models, measured with the leave-fold-out score
+of :class:`~skmem.DiffusionDensity`: ``M_i = log p(x_i | trained with x_i) -
+log p(x_i | trained without x_i)``, where each log p is the model's
+variational bound (so M is a bound minus a bound) on dequantized digits (the
+levels 0..16, ``n_levels=17``: M in nats per image).
+
+1. Kadkhodaie et al. (ICLR 2024): a denoiser trained on few images memorizes
+   them, on many it generalizes.
+2. Membership: does M or the per-sample denoising loss at a fixed noise level
+   (the signal of Carlini et al., 2023, and SecMI) tell planted canaries'
+   membership better?
+3. The nearest-neighbour test (is a generated sample closer to a training
+   image than held-out images are?) against M, as in van den Burg & Williams.
+
+The example runs at tiny sizes so that the documentation builds quickly; the
+numbers quoted below are those of the full-size runs in
+``benchmarks/bench_diffusion_findings.py`` (the commands are given with them).
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from skmem import DiffusionDensity, MemorizationScorer
+from skmem.baselines import compare_scores, nearest_neighbor_distance_ratio
+from skmem.datasets import load_digits
+from skmem.diffusion._objectives import alpha_sigma
+
+digits = np.rint(load_digits() * 16)  # integer levels 0..16
+order = np.random.default_rng(0).permutation(len(digits))
+
+
+def denoiser(max_epochs, **params):
+    return DiffusionDensity(
+        hidden_layer_sizes=(128, 128),
+        n_levels=17,
+        max_epochs=max_epochs,
+        n_mc_samples=16,
+        **params,
+    )
+
+
+# %%
+# The transition
+# --------------
+# The same denoiser, trained for the same number of optimizer steps, on the
+# first N digits. Small N: every training image is fitted far better by the
+# models that saw it (large M); larger N: M shrinks towards 0.
+steps, sizes, rows = 300, (40, 120, 360), []
+for size in sizes:
+    X = digits[order[:size]]
+    epochs = math.ceil(steps / math.ceil(0.8 * size / 64))
+    scorer = MemorizationScorer(
+        denoiser(epochs), cv=5, n_repeats=1, random_state=0
+    ).fit(X)
+    M = scorer.memorization_scores_
+    rows.append((size, M.mean(), np.quantile(M, 0.95)))
+    print(f"N={size:4d}: mean M {M.mean():6.2f}, q95 {np.quantile(M, 0.95):6.2f} nats")
+
+fig, ax = plt.subplots(figsize=(5, 3.5))
+size, mean, q95 = np.array(rows).T
+ax.plot(size, mean, "o-", label="mean M")
+ax.plot(size, q95, "s--", label="0.95 quantile of M")
+ax.axhline(0, color="grey", lw=0.8)
+ax.set(xscale="log", xlabel="digits N (trained on 0.8 N)", ylabel="M (nats/image)")
+ax.legend()
+fig.tight_layout()
+
+# %%
+# At full size (``python benchmarks/bench_diffusion_findings.py --parts
+# transition``: MLP 256-256, 4000 steps at every size, cv=5, all 1,797
+# digits at the end) the figures were:
+#
+# FULL-SIZE-TRANSITION
+#
+# Membership: M against the denoising loss
+# ----------------------------------------
+# Ten canaries of random levels, each added once to 300 digits, 5 folds and 2
+# repeats. For every (fold model, row) pair two statistics: the model's bound
+# log p (what M is made of) and minus the denoising loss ``||eps -
+# eps_hat(z_lam, lam)||^2`` at log-SNR 0, with fixed noise shared by all
+# models and the levels dequantized at their midpoint. The raw threshold
+# attack on each, over the canaries' pairs (members: the models that trained
+# on the canary).
+X = np.vstack([digits[order[:300]], np.random.default_rng(1).integers(0, 17, (10, 64))])
+is_canary = np.arange(len(X)) >= 300
+scorer = MemorizationScorer(denoiser(60), cv=5, n_repeats=2, random_state=0).fit(X)
+
+
+def denoising_loss(estimators, X, lam=0.0, n_draws=4, seed=0):
+    """Per fold model and row, the mean of ||eps - eps_hat(z_lam, lam)||^2."""
+    x = torch.as_tensor(X, dtype=torch.float32)
+    n, d = x.shape
+    eps = torch.randn((n_draws, n, d), generator=torch.Generator().manual_seed(seed))
+    alpha, sigma = alpha_sigma(torch.tensor(lam))
+    out = []
+    with torch.no_grad():
+        for estimator in estimators:
+            module = estimator.module_.eval()
+            y, _ = module._dequantize(x, torch.zeros((n, module.noise_width())))
+            z = (alpha * y + sigma * eps).reshape(-1, d)
+            eps_hat = module.denoise(z, torch.full((len(z),), lam)).reshape(eps.shape)
+            out.append(((eps - eps_hat) ** 2).sum(-1).mean(0).numpy())
+    return np.array(out)
+
+
+loss = denoising_loss(scorer.estimators_, X)
+train, pairs = scorer.train_masks_, scorer.train_masks_ | scorer.test_masks_
+keep = pairs & is_canary[None]
+fig, ax = plt.subplots(figsize=(4.5, 4))
+for name, statistic in (("log p (bound)", scorer.log_likelihoods_), ("-loss", -loss)):
+    fpr, tpr, _ = roc_curve(train[keep], statistic[keep])
+    auc = roc_auc_score(train[keep], statistic[keep])
+    ax.plot(fpr, tpr, label=f"{name}: AUC {auc:.2f}")
+ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="canaries")
+ax.legend()
+fig.tight_layout()
+M = scorer.memorization_scores_
+print(f"canary AUC of M among the rows: {roc_auc_score(is_canary, M):.3f}")
+
+# %%
+# At full size (``python benchmarks/bench_diffusion_findings.py --parts
+# membership``: all digits and 20 canaries, 10 folds x 3 repeats) the
+# figures were:
+#
+# FULL-SIZE-MEMBERSHIP
+#
+# The nearest-neighbour test against M
+# ------------------------------------
+# Samples of the first fold model; per training row, the distance to the
+# nearest held-out row over the distance to the nearest sample.
+train_rows = np.flatnonzero(scorer.train_masks_[0])
+test_rows = np.flatnonzero(scorer.test_masks_[0])
+generated = scorer.estimators_[0].sample(len(train_rows), random_state=0, n_steps=50)
+ratio = nearest_neighbor_distance_ratio(X[train_rows], generated, X[test_rows])
+agreement = compare_scores(M[train_rows], ratio, top_k=20)
+print(
+    f"Spearman(M, NN ratio) {agreement.spearman:.2f}, "
+    f"top-20 overlap {agreement.top_k_overlap:.2f}"
+)
+fig, ax = plt.subplots(figsize=(5, 3.5))
+canary = is_canary[train_rows]
+ax.scatter(ratio[~canary], M[train_rows][~canary], s=5, label="digits")
+ax.scatter(ratio[canary], M[train_rows][canary], s=20, c="red", label="canaries")
+ax.set(xscale="log", xlabel="nearest-neighbour distance ratio", ylabel="M (nats)")
+ax.legend()
+fig.tight_layout()
+
+# %%
+# At full size (``python benchmarks/bench_diffusion_findings.py --parts nn``)
+# the figures were:
+#
+# FULL-SIZE-NN
+plt.show()
