@@ -151,7 +151,7 @@ def membership(args):
     signals = {"log p (ELBO)": ll, f"-loss at lam={args.lam:g}": -loss}
     print(
         f"{'signal':>20} {'attack':>8} {'AUC all':>8} {'TPR@1% all':>10} "
-        f"{'AUC canary':>10} {'TPR@1% canary':>13}"
+        f"{'AUC canary pairs':>16} {'TPR@1% canary pairs':>19}"
     )
     for name, statistic in signals.items():
         audit = membership_audit(statistic, train, test, groups)
@@ -163,7 +163,7 @@ def membership(args):
                 row += [roc_auc_score(labels, values), tpr_at(labels, values)]
             print(
                 f"{name:>20} {attack:>8} {row[0]:>8.3f} {row[1]:>10.3f} "
-                f"{row[2]:>10.3f} {row[3]:>13.3f}"
+                f"{row[2]:>16.3f} {row[3]:>19.3f}"
             )
     audit = scorer.membership_audit()
     print(
