@@ -24,7 +24,12 @@ Three parts (``--parts gauss null canaries``, all by default):
 
     nice -n 10 python benchmarks/validate_diffusion.py [--parts ...]
         [--epochs-gauss 60] [--null-runs 10] [--null-rows 1000]
-        [--canary-epochs 40] [--folds 10] [--repeats 3] [--cache FILE]
+        [--canary-epochs 100] [--folds 10] [--repeats 3] [--cache FILE]
+
+On the shared 2-core machine (load 6-15) the parts took about: gauss 10-25
+min (the fits of 4000 rows), null 3 min (10 runs), canaries 15 min (30
+models of 100 epochs; 8.5 min at 40 epochs). Alone on 2 cores each is a few
+times faster. Smaller: ``--gauss-rows 1000 --null-runs 3 --canary-epochs 40``.
 
 ``--cache`` keeps the fitted canary scorer (joblib) for
 ``bench_diffusion_findings.py``, which reads the same file.
@@ -260,14 +265,14 @@ def main():
     parser.add_argument("--gauss-rows", type=int, default=4000)
     parser.add_argument("--gauss-test", type=int, default=2000)
     parser.add_argument("--epochs-gauss", type=int, default=60)
-    parser.add_argument("--gauss-draws", type=int, default=256)
+    parser.add_argument("--gauss-draws", type=int, default=1024)
     parser.add_argument("--ode-rows", type=int, default=200)
-    parser.add_argument("--ode-draws", type=int, default=8)
+    parser.add_argument("--ode-draws", type=int, default=64)
     parser.add_argument("--null-runs", type=int, default=10)
     parser.add_argument("--null-rows", type=int, default=1000)
     parser.add_argument("--null-hidden", type=int, nargs="+", default=[16])
     parser.add_argument("--null-epochs", type=int, default=20)
-    parser.add_argument("--canary-epochs", type=int, default=40)
+    parser.add_argument("--canary-epochs", type=int, default=100)
     parser.add_argument("--canary-draws", type=int, default=32)
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)

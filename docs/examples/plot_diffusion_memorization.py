@@ -75,10 +75,31 @@ fig.tight_layout()
 
 # %%
 # At full size (``python benchmarks/bench_diffusion_findings.py --parts
-# transition``: MLP 256-256, 4000 steps at every size, cv=5, all 1,797
-# digits at the end) the figures were:
+# transition``: MLP 256-256, 2000 steps of batch 64 at every size, cv=5, the
+# last size all 1,797 digits; the NN ratio is that of the first fold model's
+# samples, see the last section) the figures were:
 #
-# FULL-SIZE-TRANSITION
+# ====== ======= ======= ===== ============ ============== ================
+# N      trained mean M  q95 M M (bits/dim) held-out (bpd) NN ratio > 1
+# ====== ======= ======= ===== ============ ============== ================
+# 100    80      25.3    48.9  0.570        2.81           79 %
+# 200    160     17.4    43.8  0.392        2.58           74 %
+# 400    320     8.8     27.1  0.199        2.54           62 %
+# 800    640     3.5     17.6  0.079        2.48           44 %
+# 1797   1437    1.5     12.1  0.034        2.43           25 %
+# ====== ======= ======= ===== ============ ============== ================
+#
+# (M in nats per image; its standard error over images 1.6 at N=100, 0.17 at
+# 1797.) The score shows memorization at small N and its fading at large N:
+# mean M falls about as 1 / n (n times mean M stays between 2,000 and 2,800
+# nats), the 0.95 quantile falls from 49 to 12 nats, and the held-out
+# likelihood improves all along. The turn lies between 400 and 800 images:
+# there M drops below 0.1 bits per dimension and the share of training
+# images with a generated sample nearer than any held-out image drops below
+# half. Even at 1,797 images M is not 0 (0.034 bits/dim): on digits this
+# denoiser is still in the regime where it fits its own images better,
+# short of the 10,000 images at which Kadkhodaie et al. saw two models on
+# disjoint halves agree.
 #
 # Membership: M against the denoising loss
 # ----------------------------------------
