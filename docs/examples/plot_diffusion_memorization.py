@@ -91,7 +91,7 @@ fig.tight_layout()
 #
 # (M in nats per image; its standard error over images 1.6 at N=100, 0.17 at
 # 1797.) The score shows memorization at small N and its fading at large N:
-# mean M falls about as 1 / n (n times mean M stays between 2,000 and 2,800
+# mean M falls about as 1 / n (n times mean M stays between 2,000 and 2,850
 # nats), the 0.95 quantile falls from 49 to 12 nats, and the held-out
 # likelihood improves all along. The turn lies between 400 and 800 images:
 # there M drops below 0.1 bits per dimension and the share of training
