@@ -21,6 +21,7 @@ __all__ = [
     "bits_per_dim",
     "memorization_scores",
     "memorization_sweep",
+    "record_risk",
 ]
 
 
@@ -36,6 +37,7 @@ _LAZY = {
     "bits_per_dim": "._pixels",
     "memorization_scores": "._aggregate",
     "memorization_sweep": "._sweep",
+    "record_risk": "._risk",
 }
 
 

@@ -81,7 +81,10 @@ def attack_scores(log_likelihoods, train_masks, test_masks, groups, verbose=0):
     pooled = (n_in > 1) & (n_out > 1)
     ratio = 1.0
     if pooled.any():
-        ratio = out_var[pooled].mean() / in_var[pooled].mean()
+        in_spread = in_var[pooled].mean()
+        # Zero spread (every model gives each sample the same log-likelihood,
+        # as on a table of identical rows): no ratio to pool.
+        ratio = out_var[pooled].mean() / in_spread if in_spread > 0 else 1.0
         if not np.isfinite(ratio) or ratio <= 0:
             ratio = 1.0
     if ratio == 1.0:

@@ -213,21 +213,30 @@ def fit_bulk(scores, se2, df):
 
 
 def cauchy_combination(*pvalues):
-    """Cauchy combination of p-values (Liu & Xie 2020), under any dependence."""
-    # tan((1/2 - p) pi) = 1 / tan(p pi), and the upper tail of a standard
-    # Cauchy beyond t > 0 is arctan(1 / t) / pi: both written so that p-values
-    # far below machine epsilon keep their digits (and their order).
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.mean(
-            [
-                np.where(p < 0.5, 1 / np.tan(np.asarray(p) * np.pi), 0.0)
-                - np.where(p < 0.5, 0.0, np.tan((np.asarray(p) - 0.5) * np.pi))
-                for p in pvalues
-            ],
-            axis=0,
-        )
-        tail = np.where(t > 0, np.arctan(1 / t) / np.pi, 0.5 - np.arctan(t) / np.pi)
-        return np.clip(tail, 0.0, 1.0)
+    """Cauchy combination of p-values (Liu & Xie 2020), under any dependence.
+
+    The statistic is ``T = mean_i tan((1/2 - p_i) pi)`` and the combined
+    p-value the upper tail of a standard Cauchy beyond it, ``arctan2(1, T) /
+    pi``. For ``p_i < 1/2``, ``tan((1/2 - p_i) pi) = 1 / w_i`` with ``w_i =
+    tan(p_i pi)``, which overflows for subnormal p-values. So ``T`` is taken
+    scaled by ``s = min(1, min_i w_i)``, each term ``s / w_i`` at most 1, and
+    the tail is ``arctan2(s, s T) / pi``: p-values far below machine epsilon,
+    subnormal ones included, keep their digits and their order, and nothing
+    overflows. A p-value of exactly 0 combines to 0; NaN gives NaN.
+    """
+    P = np.asarray(
+        np.broadcast_arrays(*[np.asarray(p, dtype=np.float64) for p in pvalues])
+    )
+    low = P < 0.5
+    with np.errstate(invalid="ignore"):  # NaN p-values stay NaN
+        w = np.where(low, np.tan(np.where(low, P, 0.25) * np.pi), np.inf)
+        upper = np.tan((np.where(low, 0.5, P) - 0.5) * np.pi)  # 0 for low terms
+        scale = np.minimum(w.min(axis=0), 1.0)
+        zero = scale == 0  # a p-value of exactly 0
+        scale = np.where(zero, 1.0, scale)
+        terms = np.where(low, scale / np.where(w > 0, w, 1.0), -scale * upper)
+        tail = np.arctan2(scale, terms.mean(axis=0)) / np.pi
+    return np.clip(np.where(zero, 0.0, tail), 0.0, 1.0)
 
 
 @dataclass

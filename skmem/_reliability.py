@@ -55,7 +55,11 @@ def per_repeat_scores(log_likelihoods, train_masks, test_masks, groups, aggregat
 
 
 def split_half_reliability(log_likelihoods, train_masks, test_masks, groups, aggregate):
-    """Spearman-Brown corrected split-half reliability of the ranking, or NaN."""
+    """Spearman-Brown corrected split-half reliability of the ranking, or NaN.
+
+    NaN when fewer than 3 samples have finite scores in both halves, or when
+    either half's scores are all equal (there is no ranking to correlate).
+    """
     half = len(groups) // 2
     first, second = (
         _scores(
@@ -66,7 +70,12 @@ def split_half_reliability(log_likelihoods, train_masks, test_masks, groups, agg
     finite = np.isfinite(first) & np.isfinite(second)
     if finite.sum() < 3:
         return np.nan
-    r = spearmanr(first[finite], second[finite])[0]
+    first, second = first[finite], second[finite]
+    if np.ptp(first) == 0 or np.ptp(second) == 0:
+        # Constant scores rank nothing: no correlation (and no warning from
+        # scipy, which returns NaN with a ConstantInputWarning).
+        return np.nan
+    r = spearmanr(first, second)[0]
     return spearman_brown(r, half, len(groups) - half)
 
 

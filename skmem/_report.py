@@ -20,9 +20,17 @@ QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 # The paper's figure of memorization over training.
 CURVE_QUANTILES = (0.5, 0.95, 0.99)
 
+# What a nat of M means, for a newcomer: the unit is said where M first appears.
+NATS = (
+    "nats, natural-log units: M = 1 means the models that saw a sample give it "
+    "e = 2.7 times the density the models that held it out give it, M = 2.3 ten "
+    "times, M = 4.6 a hundred times"
+)
+
 EXPLANATION = (
     "Memorization score M (nats) of each training sample: its log-likelihood under "
     "the models trained on it (U) minus under the models that held it out (V), "
+    f"in {NATS}, "
     "from cross-validation (van den Burg & Williams, NeurIPS 2021). M near 0: the "
     "model does not care whether it saw the sample. Large M: the model fits the "
     "sample only when it has seen it, i.e. it memorized it; these are often "
@@ -44,6 +52,56 @@ SIGNIFICANCE = (
     "split-half rank correlation of M between two halves of the repeats, "
     "corrected to all of them; near 1 the ranking is signal, near 0 noise."
 )
+
+# Both flags and a noisy ranking: how they go together.
+FLAGS_AND_NOISE = (
+    "Many flags and a ranking that is mostly noise are not at odds: a record is "
+    "flagged when its M stands above the bulk by more than its own spread across "
+    "repeats allows, which records far out can do however the others fall, "
+    "while the reliability asks whether a rerun would put all the records in the "
+    "same order, and most records, close to the bulk, trade places from one "
+    "rerun to the next. Trust the flagged records; do not read the order of the "
+    "others."
+)
+
+# A model whose every record is memorized: the audit almost perfect, and the
+# median record far above the diagonal.
+ALL_MEMORIZED_AUC = 0.99
+ALL_MEMORIZED_MEDIAN = 1.0  # nats: the typical record e times likelier once seen
+
+
+def memorizes_everything(auc, median):
+    """Whether a model memorizes every record rather than a few: audit AUC of
+    at least 0.99 and a median M of at least 1 nat."""
+    return (
+        auc is not None
+        and median is not None
+        and auc >= ALL_MEMORIZED_AUC
+        and median >= ALL_MEMORIZED_MEDIAN
+    )
+
+
+def _times(nats):
+    """``e ** nats`` in words: "2.7", "3.5e+19", "e^900"."""
+    return f"{np.exp(nats):.2g}" if nats < 700 else f"e^{nats:.0f}"
+
+
+def everything_memorized_sentence(auc, median, name=None):
+    """What an audit AUC near 1 with a large median M means, in plain words."""
+    who = f"{name}: every" if name else "Every"
+    return (
+        f"{who} record is memorized, not just a few: the audit tells training "
+        f"records from held-out ones almost perfectly (AUC {auc:.3f}) and the "
+        f"median record scores {median:.3g} nats, so the models that saw a record "
+        f"give it about {_times(median)} times the density of those that did not. "
+        "The model fits each record by itself rather than the distribution: for a "
+        "KDE, a bandwidth smaller than the spacing of the records (try a larger "
+        "one, e.g. --param bandwidth=..., chosen by held-out log-likelihood); for "
+        "a mixture or a VAE, too many components or too long training. The flags "
+        "single out records beyond this bulk, so a record not flagged is "
+        "memorized too."
+    )
+
 
 MEANINGS = {
     "+inf": "the models that held these samples out give them zero density (a "
@@ -206,8 +264,12 @@ def format_summary(name, scorer, facts, columns):
         f"{k}={_format(v)}" for k, v in facts["quantiles"].items() if v is not None
     )
     lines = [
-        f"{name}: memorization score M of {n} samples, in nats (higher = more "
-        "memorized)",
+        *_wrap(
+            [
+                f"{name}: memorization score M of {n} samples (higher = more "
+                f"memorized), in {NATS}"
+            ]
+        ),
         f"  quantiles of the finite scores: {quantiles}",
         f"  top {len(facts['top'])} samples:",
     ]
@@ -294,6 +356,8 @@ def _significance_lines(facts):
             else f"  1 of {facts['n_samples']} samples is memorized beyond chance "
             f"at {rate}: {shown}."
         )
+    if flagged and facts["reliability"] < 0.5:
+        lines.append("  " + FLAGS_AND_NOISE)
     audit = facts.get("audit")
     if audit:
         precision = ", ".join(
@@ -305,6 +369,9 @@ def _significance_lines(facts):
             f"{audit['epsilon_lower_bound']:.2f} (95 % lower bound, delta "
             f"{audit['delta']:g}); precision at FPR 1 %: {precision}."
         )
+        median = facts.get("quantiles", {}).get("q0.5")
+        if memorizes_everything(audit["auc"], median):
+            lines.append("  " + everything_memorized_sentence(audit["auc"], median))
     return lines
 
 
@@ -340,6 +407,7 @@ def summary_rows(results, nn_ratio=None, alpha=0.05, discrete=False):
             "top 10": facts["top"],
         }
         if facts["audit"]:
+            row["audit AUC"] = facts["audit"]["auc"]
             row["epsilon >= (audit)"] = facts["audit"]["epsilon_lower_bound"]
         for other in names if len(names) > 1 else ():
             if other == name:
@@ -549,14 +617,17 @@ def copies_lines(scorer, *, top=5, n_generated=1000, index=None):
 
 
 def takeaway(rows, n_samples, *, alpha=0.05, nn=False):
-    """Three plain sentences a newcomer should read first, from the model rows."""
+    """Plain sentences a newcomer should read first, from the model rows: what M
+    is (in nats), what the flags and the reliability say, whether a model
+    memorizes every record, and where to look."""
     names = [row["model"] for row in rows]
     key = f"memorized (FDR {100 * alpha:g}%)"
     counts = [row.get(key) for row in rows]
     first = (
-        f"Every one of the {n_samples} training samples has a memorization score M: "
-        "how much more likely a model finds the sample when trained on it than "
-        "when not (0: not memorized; higher: more)."
+        f"Every one of the {n_samples} training samples has a memorization score M "
+        "in nats (natural-log units of likelihood): how much more likely a model "
+        "finds the sample when trained on it than when not, M = 1 meaning e = 2.7 "
+        "times as likely and M = 2.3 ten times (0: not memorized; higher: more)."
     )
     if all(c is None for c in counts):
         second = (
@@ -578,6 +649,18 @@ def takeaway(rows, n_samples, *, alpha=0.05, nn=False):
             f"{found}; the ranking's reliability (1: a rerun ranks the samples the "
             f"same; below 0.5: mostly noise): {reliability}."
         )
+        if any(
+            c and row["reliability"] is not None and row["reliability"] < 0.5
+            for row, c in zip(rows, counts, strict=True)
+        ):
+            second += " " + FLAGS_AND_NOISE
+    everything = [
+        everything_memorized_sentence(
+            row["audit AUC"], row["median M"], row["model"] if len(rows) > 1 else None
+        )
+        for row in rows
+        if memorizes_everything(row.get("audit AUC"), row.get("median M"))
+    ]
     rhos = [row["rho vs NN test"] for row in rows if "rho vs NN test" in row]
     if nn and rhos:
         third = (
@@ -591,4 +674,4 @@ def takeaway(rows, n_samples, *, alpha=0.05, nn=False):
             "The most memorized samples are listed below (scores.csv has every "
             "sample); they are often atypical or unique records worth a look."
         )
-    return [first, second, third]
+    return [first, second, *everything, third]

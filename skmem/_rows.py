@@ -157,11 +157,12 @@ def _missing_mask(X):
     return np.zeros(X.shape, dtype=bool)
 
 
-def check_no_missing(X, *, columns=None, hint=""):
+def check_no_missing(X, *, columns=None, hint="", describe_row=None):
     """Raise a ValueError naming the first row and column holding NaN or infinity.
 
-    Rows are counted from 0; columns by name where ``X`` has names (or
-    ``columns`` gives them), else by position.
+    Rows are counted from 0, or named by ``describe_row(i)`` when given (the
+    command line adds the line of the file); columns by name where ``X`` has
+    names (or ``columns`` gives them), else by position.
     """
     if sparse.issparse(X):
         X = sparse.coo_array(X)
@@ -187,7 +188,8 @@ def check_no_missing(X, *, columns=None, hint=""):
         value = np.asarray(X)[row, col]
     kind = "infinity" if _is_inf(value) else "NaN"
     raise ValueError(
-        f"Input X contains {kind} at row {row}, column {name} "
+        f"Input X contains {kind} at row "
+        f"{row if describe_row is None else describe_row(row)}, column {name} "
         f"({rows.size} missing or infinite cells in all).{hint}"
     )
 

@@ -6,10 +6,12 @@ the generator, draws ``n_samples`` from it, and scores rows under a density
 fitted on those samples, so that :class:`~skmem.MemorizationScorer` can compare
 models that trained on a record with models that held it out.
 
-The default density is a gaussian KDE of the samples with a bandwidth set by
-a rule from the data's scale and ``n_samples`` (not by cross-validation on the
-samples, which would pick a different bandwidth for every fold model), and its
-log-density is computed with the exact kernel sums of the KDE engine.
+The default density is a product kernel density of the samples
+(:class:`~skmem._mixed.ProductKernelDensity`: gaussian on standardized numbers,
+Aitchison-Aitken on categories and booleans), so tables of mixed types are
+scored as they are. Its widths are chosen by the leave-one-out likelihood of
+the samples, and under :class:`~skmem.MemorizationScorer` once, from a pilot
+model trained on all the rows, so that every fold model uses the same ones.
 """
 
 import importlib
@@ -20,10 +22,16 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._memory import budget_bytes, rows_per_block
+from ._mixed import (
+    ProductKernelDensity,
+    TableEncoder,
+    categoricals_as_objects,
+    is_mixed,
+)
 from ._splits import MAX_SEED
 from .engines.generic import set_random_states
 from .engines.kde import _exp_shifted, _log_kernel_block, _Points, log_kernel_norm
@@ -78,7 +86,8 @@ def draw_samples(generator, n_samples, seed):
         samples = generator.sample(n_samples)
     if isinstance(samples, tuple):
         samples = samples[0]
-    samples = check_array(samples, dtype=np.float64, input_name="generated samples")
+    if not is_mixed(samples):
+        samples = check_array(samples, dtype=np.float64, input_name="generated samples")
     if len(samples) != n_samples:
         raise ValueError(
             f"{type(generator).__name__}.sample({n_samples}) returned "
@@ -144,12 +153,33 @@ class GaussianKDE(BaseEstimator):
         return gaussian_kde_log_density(X, self.samples_, self.bandwidth)
 
 
-def with_fixed_bandwidth(estimator, X):
-    """``estimator`` (a SampledDensity) with its default density's bandwidth
-    fixed from all of ``X``, so that every fold model uses the same one."""
-    X = check_array(X, dtype=np.float64)
-    h = scott_bandwidth(X, estimator.n_samples)
-    return clone(estimator).set_params(density=GaussianKDE(bandwidth=h))
+def pilot_seed(plan):
+    """The seed of the pilot model that fixes the widths for a split plan."""
+    return int(np.random.RandomState(int(plan.seeds[0])).randint(MAX_SEED))
+
+
+def with_fixed_bandwidth(estimator, X, *, random_state=0):
+    """``estimator`` (a SampledDensity with its default density) with the
+    density's encoder and widths fixed once from all of ``X``.
+
+    The encoder (which columns are numbers, their centres and scales, the
+    categories) comes from ``X``. Widths left to ``"likelihood"`` come from a
+    pilot: a clone trained on all of ``X`` with seed ``random_state``, its
+    widths chosen by the leave-one-out likelihood of its samples. Every fold
+    model then uses the same encoder and widths.
+    """
+    encoder = TableEncoder().fit(X)
+    h, r = estimator.bandwidth, estimator.category_bandwidth
+    if not encoder.categories_idx_:
+        r = 1.0
+    if not encoder.numbers_:
+        h = 1.0
+    if "likelihood" in (h, r):
+        pilot = clone(estimator).set_params(random_state=random_state)
+        pilot.fit(X)
+        h, r = pilot.density_.bandwidth_, pilot.density_.category_bandwidth_
+    density = ProductKernelDensity(bandwidth=h, category_bandwidth=r, encoder=encoder)
+    return clone(estimator).set_params(density=density)
 
 
 class SampledDensity(BaseEstimator):
@@ -176,18 +206,30 @@ class SampledDensity(BaseEstimator):
         differs from the generator's by sampling noise of relative size about
         ``1 / sqrt(n_samples * density * h^d)``, so rare regions need many.
     density : estimator with ``fit`` and ``score_samples``, default=None
-        Fitted on the samples. None means a gaussian kernel density with
-        bandwidth ``h = s * n_samples ** (-1 / (d + 4))`` (Scott's rule), where
-        ``s`` is the median over features of ``min(std, IQR / 1.349)`` of the
-        training data; its log-density is computed by exact kernel sums.
-        Models that trained on a record and models that held it out must use
-        the same bandwidth (one chosen per model, say by cross-validation on
-        its samples, would differ between them and bias the score): under
-        :class:`~skmem.MemorizationScorer` the ``"sampled"`` engine computes
-        the rule once from all the training data and gives every fold model
-        that bandwidth. Fitted alone (or with ``engine="generic"``) the rule
-        uses the rows passed to ``fit``. For a bandwidth of your own pass
-        ``KernelDensity(bandwidth=h)``.
+        Fitted on the samples. None means a product kernel density
+        (:class:`~skmem._mixed.ProductKernelDensity`): a gaussian kernel of
+        width ``bandwidth`` on the numbers, standardized by their median and
+        ``min(std, IQR / 1.349)`` in the training data, times an
+        Aitchison-Aitken kernel of mismatch weight ``category_bandwidth`` on
+        each text, categorical or boolean column; its log-density is computed
+        by exact kernel sums. Models that trained on a record and models that
+        held it out must use the same widths (widths chosen per model would
+        differ between them and bias the score): under
+        :class:`~skmem.MemorizationScorer` the ``"sampled"`` engine fixes them
+        once, from a pilot model trained on all the rows, and gives every
+        fold model those widths and that standardization. Fitted alone (or
+        with ``engine="generic"``) they come from the rows passed to ``fit``
+        and the model's own samples. For a density of your own pass, e.g.,
+        ``KernelDensity(bandwidth=h)`` (numeric data only).
+    bandwidth : float or {"likelihood", "scott"}, default="likelihood"
+        The default density's gaussian width in standardized units.
+        ``"likelihood"`` maximises the leave-one-out likelihood of the
+        samples: the kernel becomes as narrow as the samples' own clumps, so
+        a generator that copies its training rows is seen (Scott's rule,
+        ``"scott"``, ``n_samples ** (-1 / (d + 4))``, smooths copies away).
+    category_bandwidth : float in (0, 1] or "likelihood", default="likelihood"
+        The default density's weight of a mismatched category relative to a
+        matching one (1 ignores categories); ``"likelihood"`` as above.
     random_state : int, RandomState instance or None, default=None
         Seeds the generator's training (every ``random_state`` parameter of a
         clone of it is set from it; None leaves the generator's own) and its
@@ -203,7 +245,8 @@ class SampledDensity(BaseEstimator):
     density_ : estimator
         The fitted density of the samples.
     bandwidth_ : float or None
-        The density's ``bandwidth``, where it has one.
+        The density's gaussian width (``bandwidth_`` of the default density,
+        ``bandwidth`` of a given one), where it has one.
     n_features_in_ : int
 
     Notes
@@ -235,13 +278,32 @@ class SampledDensity(BaseEstimator):
         "generator": [HasMethods(["fit", "sample"])],
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "density": [HasMethods(["fit", "score_samples"]), None],
+        "bandwidth": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"likelihood", "scott"}),
+        ],
+        "category_bandwidth": [
+            Interval(Real, 0, 1, closed="right"),
+            StrOptions({"likelihood"}),
+        ],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, generator, *, n_samples=10_000, density=None, random_state=None):
+    def __init__(
+        self,
+        generator,
+        *,
+        n_samples=10_000,
+        density=None,
+        bandwidth="likelihood",
+        category_bandwidth="likelihood",
+        random_state=None,
+    ):
         self.generator = generator
         self.n_samples = n_samples
         self.density = density
+        self.bandwidth = bandwidth
+        self.category_bandwidth = category_bandwidth
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -258,7 +320,7 @@ class SampledDensity(BaseEstimator):
         -------
         self : SampledDensity
         """
-        X = validate_data(self, X, dtype=np.float64)
+        X = self._validate(X, reset=True)
         rng = check_random_state(self.random_state)
         fit_seed, sample_seed = rng.randint(MAX_SEED, size=2)
         generator = clone(self.generator, safe=False)
@@ -270,19 +332,40 @@ class SampledDensity(BaseEstimator):
             if self.random_state is not None:
                 set_random_states(generator, int(sample_seed))
         samples = draw_samples(generator, self.n_samples, sample_seed)
-        if samples.shape[1] != X.shape[1]:
+        if samples.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{type(generator).__name__}.sample returned rows of "
-                f"{samples.shape[1]} features; the data has {X.shape[1]}."
+                f"{samples.shape[1]} features; the data has {self.n_features_in_}."
             )
         self.generator_ = generator
         self.samples_ = samples
         density = self.density
         if density is None:
-            density = GaussianKDE(bandwidth=scott_bandwidth(X, self.n_samples))
+            density = ProductKernelDensity(
+                bandwidth=self.bandwidth,
+                category_bandwidth=self.category_bandwidth,
+                encoder=TableEncoder().fit(X),
+            )
+        elif is_mixed(samples) and not isinstance(density, ProductKernelDensity):
+            raise ValueError(
+                f"The samples have text or categorical columns, which "
+                f"{type(density).__name__} cannot score; leave density=None for the "
+                "product kernel density of mixed tables."
+            )
         self.density_ = clone(density).fit(samples)
-        self.bandwidth_ = getattr(self.density_, "bandwidth", None)
+        self.bandwidth_ = getattr(
+            self.density_, "bandwidth_", getattr(self.density_, "bandwidth", None)
+        )
         return self
+
+    def _validate(self, X, *, reset):
+        """Shape, names and finiteness checked; a mixed table is kept as it
+        is (for the generator and the product kernel), numbers become a float
+        array, as before."""
+        if is_mixed(X):
+            validate_data(self, categoricals_as_objects(X), dtype=None, reset=reset)
+            return X
+        return validate_data(self, X, dtype=np.float64, reset=reset)
 
     def score_samples(self, X):
         """Log-density of each row of X under the density of the samples.
@@ -296,7 +379,7 @@ class SampledDensity(BaseEstimator):
         log_density : ndarray of shape (n_rows,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = self._validate(X, reset=False)
         return np.asarray(self.density_.score_samples(X), dtype=np.float64)
 
     def score(self, X, y=None):
@@ -431,13 +514,18 @@ def _fold_models(scorer):
     ]
 
 
-def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=None):
+def fold_data_copying(
+    scorer, n_generated, *, n_cells=5, tau=None, random_state=None, with_test=True
+):
     """The data-copying test and the closest records of every fold model.
 
     Model ``k`` gives its training rows, ``n_generated`` of its samples and its
     held-out rows to :func:`~skmem.baselines.data_copying_test` and to
     :func:`~skmem.baselines.closest_record_distances`; per record, the
     closest-record figures are averaged over the models that trained on it.
+    ``with_test=False`` skips the test (its statistics are NaN), for the
+    closest records alone: the test needs every k-means cell to hold
+    held-out rows, which small folds may not.
     """
     from .baselines import closest_record_distances, data_copying_test
 
@@ -450,45 +538,69 @@ def fold_data_copying(scorer, n_generated, *, n_cells=5, tau=None, random_state=
             "method. Wrap a generator in SampledDensity, or use an estimator that "
             "samples (KernelDensity, GaussianMixture, VAEDensity)."
         )
-    X = check_array(scorer._fit_X, dtype=np.float64)
+    data = scorer._fit_X
+    mixed = is_mixed(data)
+    if mixed:
+        # One encoding of every model's rows and samples, fixed from all rows.
+        encoder = TableEncoder().fit(data)
+        X = encoder.distance_features(data)
+    else:
+        X = check_array(data, dtype=np.float64)
     if random_state is None:
         seeds = scorer.seeds_
     else:
         seeds = check_random_state(random_state).randint(MAX_SEED, size=len(models))
-    n, d = X.shape
+    n, d = len(X), _safe_indexing(data, [0]).shape[1]
     statistics = np.empty(len(models))
     cells = []
     distance = np.zeros(n)
+    to_holdout = np.zeros(n)
     n_closer = np.zeros(n)
-    closest = np.full((n, d), np.nan)
+    closest = np.full(
+        (n, d), None if mixed else np.nan, dtype=object if mixed else None
+    )
     closest_distance = np.full(n, np.inf)
     for k, model in enumerate(models):
         # A seed for the samples other than the model's own training seed.
         seed = np.random.RandomState(seeds[k]).randint(MAX_SEED)
-        generated = draw_samples(model, n_generated, seed)
+        raw = draw_samples(model, n_generated, seed)
+        generated = encoder.distance_features(raw) if mixed else raw
         train, test = scorer.train_masks_[k], scorer.test_masks_[k]
-        result = data_copying_test(
-            X[train], generated, X[test], n_cells=n_cells, tau=tau, random_state=seed
-        )
-        statistics[k] = result.statistic
-        cells.append(result)
+        if with_test:
+            result = data_copying_test(
+                X[train],
+                generated,
+                X[test],
+                n_cells=n_cells,
+                tau=tau,
+                random_state=seed,
+            )
+            statistics[k] = result.statistic
+            cells.append(result)
+        else:  # the closest records only
+            statistics[k] = np.nan
         records = closest_record_distances(X[train], generated, X[test])
         distance[train] += records.distance_to_generated
+        to_holdout[train] += records.distance_to_holdout
         n_closer[train] += records.n_closer
         # The closest sample over the models that trained on each record.
         rows = np.flatnonzero(train)
         closer = records.distance_to_generated < closest_distance[rows]
         closest_distance[rows[closer]] = records.distance_to_generated[closer]
-        closest[rows[closer]] = generated[records.nearest_generated[closer]]
+        closest[rows[closer]] = np.asarray(
+            _safe_indexing(raw, records.nearest_generated[closer]), dtype=closest.dtype
+        )
     n_in = scorer.train_masks_.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         distance /= n_in
+        to_holdout /= n_in
         n_closer /= n_in
     return Bunch(
         statistic=float(np.mean(statistics)),
         statistics=statistics,
         cells=cells,
         distance_to_generated=distance,
+        distance_to_holdout=to_holdout,
         n_closer=n_closer,
         closest_generated=closest,
         closest_distance=closest_distance,

@@ -660,10 +660,11 @@ class MemorizationScorer(BaseEstimator):
               the models copy their training data).
             - ``statistics``: ndarray (n_models,), each model's C_T.
             - ``cells``: each model's full test result.
-            - ``distance_to_generated``, ``n_closer``: ndarray (n_samples,),
-              per record the distance to the closest sample and the number of
-              samples closer than its nearest held-out row, averaged over the
-              models that trained on it; to read next to
+            - ``distance_to_generated``, ``distance_to_holdout``,
+              ``n_closer``: ndarray (n_samples,), per record the distance to
+              the closest sample, to the closest of the model's held-out
+              rows, and the number of samples closer than that held-out row,
+              averaged over the models that trained on it; to read next to
               ``memorization_scores_``.
             - ``closest_generated``, ``closest_distance``: per record, the
               closest sample of all the models that trained on it, and its
@@ -695,7 +696,7 @@ class MemorizationScorer(BaseEstimator):
         scikit-learn's message, where the estimator's tags do not accept it.
         """
         checked = check_array(
-            X,
+            _categoricals_as_objects(X),
             accept_sparse=_input_tag(estimator, "sparse"),
             dtype=None,
             ensure_all_finite=False,
@@ -780,6 +781,18 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._ensemble(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
+
+
+def _categoricals_as_objects(X):
+    """``X`` with pandas' categorical columns as objects, for ``check_array``
+    (which would try to cast a categorical DataFrame to numbers)."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return X
+    columns = [c for c, t in X.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
+    return X.astype(dict.fromkeys(columns, object)) if columns else X
 
 
 def _input_tag(estimator, name):

@@ -204,7 +204,27 @@ def _row(M, held_out, quantiles):
     for q in quantiles:
         # +inf scores count (they are the most memorized); NaN ones do not.
         known = M[~np.isnan(M)]
-        row[f"memorization_q{q:g}"] = (
-            float(np.quantile(known, q)) if known.size else np.nan
-        )
+        row[f"memorization_q{q:g}"] = _quantile(known, q) if known.size else np.nan
     return row
+
+
+def _quantile(values, q):
+    """``np.quantile(values, q)`` (linear interpolation), infinite values
+    included: numpy interpolates to NaN, and warns, once any value is
+    infinite; here the quantile between a finite and an infinite neighbour is
+    that infinity, and one that falls exactly on a value is that value."""
+    values = np.sort(values)
+    position = q * (len(values) - 1)
+    below = int(np.floor(position))
+    fraction = position - below
+    lower = values[below]
+    if fraction == 0:
+        return float(lower)
+    upper = values[below + 1]
+    if np.isfinite(lower) and np.isfinite(upper):
+        return float(np.quantile([lower, upper], fraction))  # numpy's own lerp
+    if lower == upper:
+        return float(lower)
+    if np.isinf(lower) and np.isinf(upper):  # -inf below, +inf above
+        return np.nan
+    return float(upper if np.isinf(upper) else lower)

@@ -23,6 +23,7 @@ __all__ = [
     "closest_record_distances",
     "compare_scores",
     "data_copying_test",
+    "local_data_copying_test",
     "nearest_neighbor_distance_ratio",
 ]
 
@@ -146,6 +147,21 @@ def _check_same_features(X_train, **others):
             )
 
 
+def _float_tables(X_train, **others):
+    """The tables as float arrays for euclidean distances. Numeric inputs are
+    kept as they are; when any is a mixed table (text, categorical or boolean
+    columns), all go through one encoding fitted on ``X_train``: numbers
+    standardized by its median and ``min(std, IQR / 1.349)``, each category
+    one-hot over sqrt(2), so that a mismatched category adds 1 to the squared
+    distance, as a number one spread away does."""
+    from ._mixed import distance_arrays
+
+    arrays = distance_arrays(X_train, **others)
+    X_train = arrays.pop("X_train")
+    _check_same_features(X_train, **arrays)
+    return (X_train, *arrays.values())
+
+
 def _z_mann_whitney(to_generated, to_test):
     """Meehan et al.'s Z-scored U of generated vs test distances (their ``Zu``).
 
@@ -189,13 +205,18 @@ def data_copying_test(
     above 0 means it underfits. This follows their released code
     (``data_copying_tests.C_T``), continuity correction included.
 
+    Numeric arrays are compared as they are; mixed tables (DataFrames with
+    text, categorical or boolean columns) through one encoding fitted on
+    ``X_train``: standardized numbers, and one-hot categories over sqrt(2)
+    (a mismatch adds 1 to the squared distance).
+
     Parameters
     ----------
-    X_train : array-like of shape (n_train, n_features)
+    X_train : array-like or DataFrame of shape (n_train, n_features)
         The generator's training data.
-    X_generated : array-like of shape (n_generated, n_features)
+    X_generated : array-like or DataFrame of shape (n_generated, n_features)
         Samples from the generator.
-    X_test : array-like of shape (n_test, n_features)
+    X_test : array-like or DataFrame of shape (n_test, n_features)
         Data from the same distribution that the generator never saw.
     n_cells : int, default=5
         Number of k-means cells. Every cell must hold training and test samples.
@@ -238,10 +259,9 @@ def data_copying_test(
     >>> abs(data_copying_test(X_train, fresh, X_test, random_state=0).statistic) < 3
     True
     """
-    X_train = check_array(X_train, dtype=np.float64)
-    X_generated = check_array(X_generated, dtype=np.float64)
-    X_test = check_array(X_test, dtype=np.float64)
-    _check_same_features(X_train, X_generated=X_generated, X_test=X_test)
+    X_train, X_generated, X_test = _float_tables(
+        X_train, X_generated=X_generated, X_test=X_test
+    )
     if n_cells > len(X_train):
         raise ValueError(
             f"n_cells={n_cells} cells need at least as many training samples; "
@@ -307,10 +327,16 @@ def data_copying_test(
 _TILE_ROWS, _TILE_COLUMNS = 32, 8192
 
 
-def _tile_nearest_and_count(A, B_t, sq_b, limit, columns):
-    """Running nearest column and count below ``limit`` for rows ``A``."""
+def _tile_nearest_and_count(A, B_t, sq_b, limit, columns, A64, B64, margin):
+    """Running nearest column and count below ``limit`` for rows ``A``.
+
+    The float32 products screen; every column within ``margin`` (the float32
+    rounding of a squared distance) of a row's least in its tile is then
+    measured in float64, so that the nearest column and its distance are
+    exact even among near-ties (copies a hair apart).
+    """
     n, m = len(A), B_t.shape[1]
-    best = np.full(n, np.inf, dtype=np.float32)
+    best = np.full(n, np.inf)
     nearest = np.zeros(n, dtype=np.intp)
     n_closer = np.zeros(n, dtype=np.intp)
     product = np.empty((_TILE_ROWS, columns), dtype=np.float32)
@@ -324,11 +350,19 @@ def _tile_nearest_and_count(A, B_t, sq_b, limit, columns):
             np.matmul(A[r0:r1], part, out=d2)
             d2 *= -2.0
             d2 += sq_part
-            arg = d2.argmin(axis=1)
-            value = d2[np.arange(r1 - r0), arg]
-            better = value < best[r0:r1]
-            best[r0:r1][better] = value[better]
-            nearest[r0:r1][better] = arg[better] + c0
+            least = d2.min(axis=1)
+            rows, cols = np.nonzero(d2 <= (least + margin[r0:r1])[:, None])
+            diff = A64[r0 + rows] - B64[c0 + cols]
+            exact = np.einsum("ij,ij->i", diff, diff)
+            # Per row, its least exact value among its candidates.
+            order = np.lexsort((exact, rows))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = rows[order][1:] != rows[order][:-1]
+            pick = order[first]
+            r, value, col = rows[pick] + r0, exact[pick], cols[pick] + c0
+            better = value < best[r]
+            best[r[better]] = value[better]
+            nearest[r[better]] = col[better]
             if limit is not None:
                 mask = below[: r1 - r0, : c1 - c0]
                 np.less(d2, limit[r0:r1, None], out=mask)
@@ -343,16 +377,27 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     Squared distances, less ``|x|^2`` (constant per row, folded into the
     threshold), come from float32 matrix products on centred data in
     cache-sized tiles, threads over row blocks; no ``len(X) x len(Y)`` array
-    is held. The nearest distance is then recomputed in float64.
+    is held. The candidates for the nearest row (within float32 rounding of
+    the least) are measured again in float64, so the nearest row and its
+    distance are exact.
     """
     center = Y.mean(axis=0)
-    A = (X - center).astype(np.float32)
+    A64 = X - center
     B = Y - center
-    sq_b = np.einsum("ij,ij->i", B, B).astype(np.float32)
+    A = A64.astype(np.float32)
+    sq_b = np.einsum("ij,ij->i", B, B)
+    sq_a = np.einsum("ij,ij->i", A64, A64)
+    # Twice the float32 rounding of |b|^2 - 2 a.b, with room (it grows with
+    # the number of features summed).
+    margin = (
+        (16 + 2 * X.shape[1])
+        * np.finfo(np.float32).eps
+        * (sq_a + sq_b.max(initial=0.0) + 1e-300)
+    ).astype(np.float32)
+    sq_b = sq_b.astype(np.float32)
     B_t = np.ascontiguousarray(B.T, dtype=np.float32)
     limit = None
     if radius is not None:
-        sq_a = np.einsum("ij,ij->i", X - center, X - center)
         limit = (radius**2 - sq_a).astype(np.float32)
     # Each thread holds a tile of float32 and one of bool.
     columns = int(
@@ -363,7 +408,14 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     with threadpool_limits(limits=1, user_api="blas"):
         parts = Parallel(n_jobs=n_threads, prefer="threads")(
             delayed(_tile_nearest_and_count)(
-                A[sl], B_t, sq_b, None if limit is None else limit[sl], columns
+                A[sl],
+                B_t,
+                sq_b,
+                None if limit is None else limit[sl],
+                columns,
+                A64[sl],
+                B,
+                margin[sl],
             )
             for sl in slices
         )
@@ -396,7 +448,9 @@ def closest_record_distances(
     memorization score: copies show up in both, while memorization of a
     record's density need not produce any sample near it.
 
-    Distances are euclidean. They are screened with float32 matrix products
+    Distances are euclidean; mixed tables (DataFrames with text, categorical
+    or boolean columns) are encoded as in :func:`data_copying_test`. They are
+    screened with float32 matrix products
     in cache-sized tiles (no ``n_train x n_generated`` matrix is ever held,
     so 100,000 records against 100,000 samples take a few MiB), so a sample
     within about 1e-6 of the data's squared scale of the threshold may be
@@ -440,10 +494,9 @@ def closest_record_distances(
     >>> result.n_closer.tolist(), result.nearest_generated.tolist()
     ([2, 0], [0, 2])
     """
-    X_train = check_array(X_train, dtype=np.float64)
-    X_generated = check_array(X_generated, dtype=np.float64)
-    X_holdout = check_array(X_holdout, dtype=np.float64)
-    _check_same_features(X_train, X_generated=X_generated, X_holdout=X_holdout)
+    X_train, X_generated, X_holdout = _float_tables(
+        X_train, X_generated=X_generated, X_holdout=X_holdout
+    )
     if working_memory is None:
         working_memory = get_config()["working_memory"]
     _, to_holdout, _ = _nearest_and_count(
@@ -461,4 +514,153 @@ def closest_record_distances(
         distance_to_holdout=to_holdout,
         n_closer=n_closer,
         ratio=ratio,
+    )
+
+
+@validate_params(
+    {
+        "X_train": ["array-like"],
+        "X_generated": ["array-like"],
+        "lambda_": [Interval(Real, 1, None, closed="neither")],
+        "gamma": [Interval(Real, 0, 1, closed="neither")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def local_data_copying_test(
+    X_train,
+    X_generated,
+    *,
+    lambda_=20.0,
+    gamma=0.01,
+    n_neighbors=None,
+    random_state=None,
+):
+    """Bhattacharjee, Dasgupta and Chaudhuri's (ICML 2023) local data copying.
+
+    A generator copies a training record ``x`` when it puts much more mass
+    than the data distribution near it: ``q(B(x, r)) >= lambda_ p(B(x, r))``
+    for a ball of data mass ``p(B(x, r)) <= gamma``. Its copying rate is the
+    generator's mass on the union of those balls. Meehan's C_T
+    (:func:`data_copying_test`) averages over cells, so a generator that
+    copies one region blatantly and underfits elsewhere can score near 0; this
+    test looks at every record's neighbourhood.
+
+    The estimate follows their algorithm. The generated samples are split at
+    random into two halves, T and U. The data mass of a small ball comes from
+    the local regularity assumption of their analysis,
+    ``p(B(x, r)) = (k / n) (r / r_k(x)) ** d`` with ``r_k(x)`` the distance
+    from ``x`` to its ``k``-th nearest other training record and ``d`` the
+    number of features (of numeric features, for a mixed table: within a
+    category a ball grows only along them). For each record, ``r(x)`` is
+    the largest distance to a sample of T within the ball of mass ``gamma``
+    at which T's share of samples reaches ``lambda_`` times that mass (0
+    where none does); the
+    copying rate is the share of U's samples within ``r(x)`` of some record.
+    U is independent of the radii, so the rate is not inflated by their
+    choice. A generator that does not copy has a rate near 0: by chance
+    about one record in ``lambda_`` has one sample of T close enough, and
+    its ball holds a share of about ``1 / (lambda_ |T|)`` of U.
+
+    Parameters
+    ----------
+    X_train : array-like or DataFrame of shape (n_train, n_features)
+        The generator's training data (mixed tables are encoded as in
+        :func:`data_copying_test`).
+    X_generated : array-like or DataFrame of shape (n_generated, n_features)
+        Samples from the generator, at least 4.
+    lambda_ : float, default=20
+        How many times the data's mass the generator must put near a record.
+    gamma : float in (0, 1), default=0.01
+        The largest data mass of a region that counts as local.
+    n_neighbors : int, default=None
+        ``k`` of the regularity assumption; None means
+        ``min(400, max(10, n_train // 10))`` (their ``b = 400`` on large data).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split of the samples.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        - ``copying_rate``: U's share of samples in the copied regions.
+        - ``radii``: (n_train,), each record's copying radius ``r(x)``.
+        - ``copied``: (n_train,) bool, records with a copying ball.
+        - ``n_copies``: (n_train,) int, samples of U within ``r(x)``.
+        - ``copied_samples``: indices (into ``X_generated``) of the samples
+          of U in the copied regions.
+
+    References
+    ----------
+    R. Bhattacharjee, S. Dasgupta, K. Chaudhuri. Data-Copying in Generative
+    Models: A Formal Framework. ICML 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmem.baselines import local_data_copying_test
+    >>> rng = np.random.RandomState(0)
+    >>> X_train = rng.normal(size=(200, 2))
+    >>> rows = rng.randint(200, size=4000)
+    >>> copies = X_train[rows] + 1e-4 * rng.normal(size=(4000, 2))
+    >>> fresh = rng.normal(size=(4000, 2))
+    >>> local_data_copying_test(X_train, copies, random_state=0).copying_rate > 0.9
+    True
+    >>> local_data_copying_test(X_train, fresh, random_state=0).copying_rate < 0.02
+    True
+    """
+    from sklearn.utils import check_random_state
+
+    from ._mixed import TableEncoder, is_mixed
+
+    # A ball narrower than a category mismatch (distance 1) holds records of
+    # one category only: the volume grows with the numeric columns alone.
+    d = max(1, len(TableEncoder().fit(X_train).numbers_)) if is_mixed(X_train) else None
+    X_train, X_generated = _float_tables(X_train, X_generated=X_generated)
+    n = len(X_train)
+    d = X_train.shape[1] if d is None else d
+    m = len(X_generated)
+    if m < 4 or n < 3:
+        raise ValueError(
+            f"The local test needs 3 training records and 4 samples or more; got "
+            f"{n} and {m}."
+        )
+    k = n_neighbors if n_neighbors is not None else min(400, max(10, n // 10))
+    k = min(k, n - 1)
+    order = check_random_state(random_state).permutation(m)
+    T, U = order[: m // 2], order[m // 2 :]
+    # r_k(x): the k-th nearest other training record.
+    r_k = NearestNeighbors(n_neighbors=k + 1).fit(X_train).kneighbors(X_train)[0][:, -1]
+    r_k = np.where(r_k > 0, r_k, np.finfo(np.float64).tiny)
+    # The ball of data mass gamma: (k / n) (r / r_k) ** d = gamma.
+    r_gamma = r_k * min(1.0, gamma * n / k) ** (1.0 / d)
+    distances, _ = (
+        NearestNeighbors()
+        .fit(X_generated[T])
+        .radius_neighbors(X_train, radius=r_gamma, sort_results=True)
+    )
+    radii = np.zeros(n)
+    for i, near in enumerate(distances):
+        if not len(near):
+            continue
+        q_share = np.arange(1, len(near) + 1) / len(T)
+        p_mass = (k / n) * (near / r_k[i]) ** d
+        ok = np.flatnonzero(lambda_ * p_mass <= q_share)
+        if ok.size:
+            radii[i] = near[ok[-1]]
+    copied = radii > 0
+    inside = (
+        NearestNeighbors()
+        .fit(X_generated[U])
+        .radius_neighbors(X_train[copied], radius=radii[copied], return_distance=False)
+    )
+    n_copies = np.zeros(n, dtype=np.intp)
+    n_copies[copied] = [len(a) for a in inside]
+    hits = np.unique(np.concatenate([*inside, np.empty(0, dtype=np.intp)]))
+    return Bunch(
+        copying_rate=len(hits) / len(U),
+        radii=radii,
+        copied=copied,
+        n_copies=n_copies,
+        copied_samples=U[hits.astype(np.intp)],
     )

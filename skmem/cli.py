@@ -5,7 +5,11 @@ folds and writes a report; ``skmem score DATA`` scores your data.
 """
 
 import argparse
+import contextlib
+import os
+import shutil
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -17,7 +21,14 @@ from ._cli.models import MODELS, make_estimator, model_defaults_text, parse_para
 from ._cli.preprocess import prepare_model
 from ._cli.runs import nn_ratio, run_models
 from ._cli.runs import settings as run_settings
-from ._cli.tables import MISSING, drop_constant_columns, handle_missing, load_data
+from ._cli.tables import (
+    MISSING,
+    check_not_constant,
+    drop_constant_columns,
+    drop_identifier_columns,
+    handle_missing,
+    load_data,
+)
 
 __all__ = [
     "MODELS",
@@ -91,31 +102,40 @@ def report(
     from ._report import write_report
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs = [
-        ReportRun(
-            name,
-            r["scorer"],
-            r["X"],
-            estimator=r["estimator"],
-            nn_ratio=nn.get(name),
-            image_shape=image_shape,
-            alpha=alpha,
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Built in a folder beside ``out`` and moved in at the end: an interrupted
+    # run leaves no half report.
+    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        runs = [
+            ReportRun(
+                name,
+                r["scorer"],
+                r["X"],
+                estimator=r["estimator"],
+                nn_ratio=nn.get(name),
+                image_shape=image_shape,
+                alpha=alpha,
+            )
+            for name, r in results.items()
+        ]
+        n_samples = len(next(iter(results.values()))["scorer"].memorization_scores_)
+        page = write_report(
+            build,
+            rows,
+            build_figures(runs, build),
+            title=title,
+            takeaway=takeaway(rows, n_samples, alpha=alpha, nn=bool(nn)),
+            notes=notes,
+            settings=settings,
+            details=details,
         )
-        for name, r in results.items()
-    ]
-    n_samples = len(next(iter(results.values()))["scorer"].memorization_scores_)
-    page = write_report(
-        out,
-        rows,
-        build_figures(runs, out),
-        title=title,
-        takeaway=takeaway(rows, n_samples, alpha=alpha, nn=bool(nn)),
-        notes=notes,
-        settings=settings,
-        details=details,
-    )
-    print(f"\n[skmem] report written to {page}")
+        out.mkdir(exist_ok=True)
+        for path in sorted(build.iterdir(), key=lambda p: p.name == page.name):
+            os.replace(path, out / path.name)  # index.html last
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    print(f"\n[skmem] report written to {out / page.name}")
     return rows
 
 
@@ -150,6 +170,7 @@ def _demo(args):
     from ._report import EXPLANATION, significance_lines, summary
     from .datasets import load_digits
 
+    check_outputs(folders=[("--out", args.out)])
     X = np.rint(load_digits() * 16)  # the original grey levels, 0..16
 
     def levels(model, params, n_noise_samples=1):
@@ -238,7 +259,107 @@ def _verbosity(args):
     return int(sys.stderr.isatty())
 
 
+def check_outputs(files=(), folders=()):
+    """Refuse, before any work, an output path that cannot be written.
+
+    ``files`` and ``folders``: ``(option, path)`` pairs, path None when not
+    given; a folder is created at the end, or written into if it exists.
+    """
+    for flag, path, folder in [(*p, False) for p in files] + [
+        (*p, True) for p in folders
+    ]:
+        if path is None:
+            continue
+        path = Path(path)
+        if path.exists() and path.is_dir() != folder:
+            what = "a folder" if path.is_dir() else "a file"
+            need = "a folder" if folder else "a file name"
+            raise UsageError(f"{flag} {path} is {what}; give {need}")
+        parent = path if folder and path.exists() else path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise UsageError(f"{flag} {path}: {parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}: cannot write in {parent}")
+
+
+@contextlib.contextmanager
+def _written(path):
+    """A temporary name next to ``path`` that becomes ``path`` when the block
+    ends without an error, so that an interrupted run leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.part")
+    try:
+        yield part
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _repeats_hint(lines, facts):
+    """The summary's lines, where "run with --repeats 3" is wrong: the run had
+    repeats, but their scores do not give a reliability."""
+    repeats = facts.get("n_repeats")
+    if facts["reliability"] is not None or repeats is None or repeats < 2:
+        return lines
+    hint = "  reliability and significance need repeats"
+    return [
+        "  the ranking's reliability is undefined from "
+        f"{repeats} repeats: the scores do not vary from sample to sample (or "
+        "fewer than 3 are finite), so there is no ranking to trust."
+        if line.startswith(hint)
+        else line
+        for line in lines
+    ]
+
+
+#: A flagged row with more than this share of its cells imputed is named.
+MOSTLY_IMPUTED = 0.5
+
+
+def imputed_facts(n_imputed, facts, rows, n_columns):
+    """How many cells were imputed, and the flagged rows that were mostly."""
+    position = {int(r): p for p, r in enumerate(rows)}
+    flagged = facts.get("memorized") or []
+    mostly = [r for r in flagged if n_imputed[position[r]] > MOSTLY_IMPUTED * n_columns]
+    return {
+        "n_imputed_cells": int(n_imputed.sum()),
+        "n_imputed_rows": int((n_imputed > 0).sum()),
+        "n_columns": n_columns,
+        "memorized_mostly_imputed": mostly,
+    }
+
+
+def imputed_lines(facts):
+    """The summary's lines about ``--missing impute``."""
+    lines = [
+        f"  {facts['n_imputed_cells']} cells of {facts['n_imputed_rows']} rows were "
+        "imputed (scores.csv's n_imputed column counts them per row)."
+    ]
+    mostly = facts["memorized_mostly_imputed"]
+    if mostly:
+        shown = " ".join(str(r) for r in mostly[:20])
+        more = f" and {len(mostly) - 20} more" if len(mostly) > 20 else ""
+        lines.append(
+            f"  {len(mostly)} of the flagged rows had more than half of their "
+            f"{facts['n_columns']} cells imputed: {shown}{more}. Their scores "
+            "measure the filled-in values (the training rows' medians), not the "
+            "record: read them as rows with missing cells, not as memorized."
+        )
+    return textwrap_lines(lines)
+
+
+def textwrap_lines(lines, width=100):
+    return [
+        textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False)
+        for line in lines
+    ]
+
+
 def _score(args):
+    from ._cli.records import record_columns
     from ._report import (
         EXPLANATION,
         copies_lines,
@@ -250,13 +371,23 @@ def _score(args):
     )
     from .engines._base import estimator_checkpoints
 
-    table = load_data(args.data, key=args.key)
+    check_outputs(files=[("--out", args.out)], folders=[("--report", args.report)])
+    table = load_data(args.data, key=args.key, encoding=args.encoding)
     n_read, d_read = table.X.shape
+    keep = [c.strip() for c in (args.keep_columns or "").split(",") if c.strip()]
+    table, id_note = drop_identifier_columns(table, keep)
+    if not args.preprocess:
+        check_not_constant(table)
     table, missing_note = handle_missing(table, args.missing)
     constant_note = None
     if args.preprocess:
         table, constant_note = drop_constant_columns(table)
     _check_cv(args.cv, table.X.shape[0])
+    n_imputed = None
+    if args.missing == "impute":
+        from ._rows import _missing_mask
+
+        n_imputed = _missing_mask(table.X).sum(axis=1)
     params = parse_params(args.param)
     if args.checkpoints is not None:
         if args.model != "vae":
@@ -273,7 +404,13 @@ def _score(args):
         impute=args.missing == "impute",
         sampled=args.sampled,
     )
-    notes = [n for n in (missing_note, constant_note) if n] + notes
+    if args.model == "kde":
+        from ._cli.frozen import freeze_preprocessing
+
+        estimator, notes = freeze_preprocessing(estimator, table.X, notes)
+    notes = (
+        table.notes + [n for n in (id_note, missing_note, constant_note) if n] + notes
+    )
     try:
         estimator_checkpoints(estimator)
     except ValueError as exc:
@@ -282,7 +419,12 @@ def _score(args):
     kinds = f", {len(table.categorical)} categorical" if table.categorical else ""
     print(f"[skmem] {args.data}: {n_read} rows x {d_read} columns{kinds}")
     for note in notes:
-        line = f"[skmem] {args.model}: {note}"
+        # How the file was read concerns the file, the rest the model.
+        line = (
+            f"[skmem] {note}"
+            if note in table.notes
+            else f"[skmem] {args.model}: {note}"
+        )
         print(textwrap.fill(line, 100, subsequent_indent="    "))
     results = run_models(
         table.X,
@@ -296,10 +438,12 @@ def _score(args):
     scorer = results[args.model]["scorer"]
     results[args.model]["index"] = table.rows
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     columns = per_sample_columns(scorer, alpha=args.alpha, index=table.rows)
-    write_scores_csv(out, columns)
+    columns.update(record_columns(scorer))
     facts = summary(scorer, alpha=args.alpha, index=table.rows)
+    if n_imputed is not None:
+        columns["n_imputed"] = (n_imputed, "%d")
+        facts.update(imputed_facts(n_imputed, facts, table.rows, d))
     settings = run_settings(
         args,
         {args.model: estimator},
@@ -311,9 +455,17 @@ def _score(args):
         },
     )
     sidecar = out.with_suffix(".json")
-    write_settings(sidecar, settings, {args.model: facts})
-    lines = format_summary(args.model, scorer, facts, columns)
-    if args.report:
+    with _written(out) as part:
+        write_scores_csv(part, columns)
+    with _written(sidecar) as part:
+        write_settings(part, settings, {args.model: facts})
+    lines = _repeats_hint(format_summary(args.model, scorer, facts, columns), facts)
+    if n_imputed is not None:
+        lines += imputed_lines(facts)
+    if args.report and table.categorical:
+        # copies_lines prints records as numbers; text columns wait for it.
+        lines += ["", "Data-copying lines left out: the table has text columns."]
+    elif args.report:
         lines += copies_lines(scorer, index=table.rows)
     print()
     print("\n".join(lines))
@@ -479,8 +631,11 @@ def build_parser():
         + "\n\nA CSV or Parquet table may mix numeric and categorical (text) "
         "columns:\ncategorical ones are one-hot encoded, numeric ones standardized "
         "(kde, gmm,\nand the VAE's gaussian likelihood) and constant ones left out, "
-        "inside each\nfold's model; --no-preprocess turns this off. Missing cells "
-        "stop the run\nunless --missing drop or --missing impute says what to do.",
+        "inside each\nfold's model; --no-preprocess turns this off. Columns that "
+        "identify rows\n(dates, text or integers different in every row) are left "
+        "out unless\n--keep-columns names them. Missing cells stop the run unless "
+        "--missing drop\nor --missing impute says what to do. A CSV may be "
+        "separated by , ; tab or |.",
     )
     score.add_argument(
         "data",
@@ -507,13 +662,26 @@ def build_parser():
         help="a model option, e.g. --param bandwidth=0.5 --param kernel=tophat "
         "(kde), --param n_components=5 (gmm), --param max_epochs=50 (vae)",
     )
-    score.add_argument("--key", help="array name inside a .npz file")
+    score.add_argument(
+        "--key", help="array name inside a .npz file (needed when it holds several)"
+    )
+    score.add_argument(
+        "--encoding",
+        help="text encoding of a CSV file, e.g. latin-1 or cp1252 (default: UTF-8, "
+        "else Latin-1 with a note)",
+    )
+    score.add_argument(
+        "--keep-columns",
+        metavar="A,B",
+        help="columns to score even though they look like identifiers (dates, "
+        "text or integers different in every row), which are left out otherwise",
+    )
     score.add_argument(
         "--no-preprocess",
         dest="preprocess",
         action="store_false",
         help="score the columns as they are: no scaling, no one-hot encoding, "
-        "constant columns kept",
+        "constant and identifier columns kept",
     )
     score.add_argument(
         "--missing",
@@ -542,6 +710,60 @@ def build_parser():
     return parser
 
 
+def _n_workers(n_jobs):
+    from joblib import effective_n_jobs
+
+    return effective_n_jobs(n_jobs)
+
+
+@contextlib.contextmanager
+def interrupts_in_this_process(workers=True):
+    """Ctrl-C interrupts this process only, not the worker processes it starts.
+
+    A terminal sends SIGINT to every process of the command, and a joblib
+    worker that is starting or working would print its own traceback. Here
+    SIGINT is blocked (worker processes inherit the block) and a thread waits
+    for it and interrupts the main thread, which stops the workers. POSIX
+    only; elsewhere, and outside the main thread, nothing changes.
+    ``workers``: worker processes may start (not with ``--n-jobs 1``).
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    import _thread
+
+    if workers:
+        # Started now, before the block: multiprocessing's resource tracker
+        # unblocks SIGINT in the thread that starts it (the first worker's).
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    stopping = threading.Event()
+
+    def wait():
+        signal.sigwait({signal.SIGINT})
+        if not stopping.is_set():
+            _thread.interrupt_main()
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    watcher = threading.Thread(target=wait, daemon=True, name="skmem-sigint")
+    watcher.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        if watcher.is_alive():
+            signal.pthread_kill(watcher.ident, signal.SIGINT)
+            watcher.join()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -553,11 +775,17 @@ def main(argv=None):
             raise UsageError(f"--cv must be at least 2, got {args.cv}")
         if not 0 < args.alpha < 1:
             raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
-        return _demo(args) if args.command == "demo" else _score(args)
+        with interrupts_in_this_process(workers=_n_workers(args.n_jobs) > 1):
+            return _demo(args) if args.command == "demo" else _score(args)
     except (UsageError, OSError, MemoryError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         print(f"skmem: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outputs are written under temporary names and renamed when complete:
+        # nothing is left half-written.
+        print("\nskmem: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

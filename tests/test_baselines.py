@@ -172,3 +172,46 @@ def test_closest_record_distances_against_brute_force():
     )
     with pytest.raises(ValueError, match="X_holdout has 2 features"):
         closest_record_distances(X_train, X_generated, np.zeros((3, 2)))
+
+
+def test_a_cell_holding_exactly_tau_of_the_samples_is_left_out():
+    # Two far clusters; 10 of the 100 generated samples fall in the second.
+    # C_T keeps a cell holding *more* than tau: at tau = 10 / 100 (a share the
+    # division gives exactly) it is left out, one more sample keeps it.
+    rng = np.random.RandomState(6)
+    X_train = np.vstack([rng.normal(size=(60, 2)), 50 + rng.normal(size=(60, 2))])
+    X_test = np.vstack([rng.normal(size=(40, 2)), 50 + rng.normal(size=(40, 2))])
+    assert 10 / 100 == 0.1  # the share is exactly tau
+    for n_far in (10, 11):
+        X_generated = np.vstack(
+            [rng.normal(size=(100 - n_far, 2)), 50 + rng.normal(size=(n_far, 2))]
+        )
+        result = data_copying_test(
+            X_train, X_generated, X_test, n_cells=2, tau=0.1, random_state=0
+        )
+        far = result.cell_labels["train"][-1]
+        assert result.cell_counts["generated"][far] == n_far
+        assert result.kept_cells[far] == (n_far == 11)
+        assert result.kept_cells[1 - far]
+        if n_far == 10:
+            assert result.statistic == result.cell_statistics[1 - far]
+
+
+def test_a_sample_exactly_as_far_as_the_nearest_holdout_is_not_closer():
+    # Small integers, and samples whose mean (the centre of the screening) is
+    # (2, 0.5): every squared distance is exact in float32, so ties are ties.
+    # The record at the origin has its nearest held-out row at distance 5:
+    # one sample lies at 1, three at exactly 5, the others farther. The
+    # record at (8, 0) has two samples and its held-out row at exactly 3.
+    X_train = np.array([[0.0, 0.0], [8.0, 0.0]])
+    X_holdout = np.array([[5.0, 0.0], [0.0, -7.0], [8.0, 3.0]])
+    X_generated = np.array(
+        [[1, 0], [0, 5], [3, 4], [-4, -3], [0, 6], [8, 3], [8, -3], [0, -8]],
+        dtype=float,
+    )
+    assert X_generated.mean(axis=0).tolist() == [2.0, 0.5]
+    for options in ({}, {"working_memory": 1e-4, "n_jobs": 2}):
+        result = closest_record_distances(X_train, X_generated, X_holdout, **options)
+        assert result.n_closer.tolist() == [1, 0]
+        assert result.distance_to_generated.tolist() == [1.0, 3.0]
+        assert result.distance_to_holdout.tolist() == [5.0, 3.0]

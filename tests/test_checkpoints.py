@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import KFold
+from sklearn.neighbors import KernelDensity
 
 torch = pytest.importorskip("torch")
 
@@ -301,3 +303,64 @@ def test_memory_check_counts_every_checkpoint(X, monkeypatch):
     with pytest.raises(MemoryError, match="fewer checkpoints"):
         _scorer(2, [1, 2]).set_params(cv=KFold(4)).fit(X)
     _scorer(2, [2]).set_params(cv=KFold(4)).fit(X)
+
+
+class NarrowingKDE(BaseEstimator):
+    """A kernel density whose bandwidth narrows as it "trains": epoch e has
+    bandwidth ``bandwidths[e - 1]``, the last one the final model's. Its
+    held-out fit peaks wherever the bandwidths say, not only at the end."""
+
+    def __init__(self, bandwidths=(0.5, 0.1, 0.02), checkpoints=(1, 2, 3)):
+        self.bandwidths = bandwidths
+        self.checkpoints = checkpoints
+
+    def _checkpoints(self):
+        return tuple(self.checkpoints)
+
+    def fit(self, X, y=None):
+        self.models_ = [KernelDensity(bandwidth=h).fit(X) for h in self.bandwidths]
+        return self
+
+    def score_samples_at(self, X, epoch):
+        return self.models_[epoch - 1].score_samples(X)
+
+    def score_samples(self, X):
+        return self.models_[-1].score_samples(X)
+
+
+def test_early_stopping_scores_an_epoch_before_the_last():
+    # On standard-normal data a bandwidth of 0.5 fits held-out rows far better
+    # than 0.02: the best checkpoint is the first, and early stopping must give
+    # exactly the scores of a KDE of bandwidth 0.5 on the same folds.
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    cv = KFold(3, shuffle=True, random_state=0)
+    stopped = MemorizationScorer(
+        NarrowingKDE(), cv=cv, early_stopping=True, random_state=0
+    ).fit(X)
+    assert stopped.best_checkpoint_ == 1
+    assert np.argmax(stopped.score_curve_) == 0
+    for h, index in ((0.5, 0), (0.02, 2)):
+        plain = MemorizationScorer(KernelDensity(bandwidth=h), cv=cv, random_state=0)
+        plain.fit(X)
+        np.testing.assert_allclose(
+            stopped.log_likelihood_curve_[index], plain.log_likelihoods_, rtol=1e-10
+        )
+        if h == 0.5:
+            np.testing.assert_allclose(
+                stopped.log_likelihoods_, plain.log_likelihoods_, rtol=1e-10
+            )
+            np.testing.assert_allclose(
+                stopped.memorization_scores_, plain.memorization_scores_, rtol=1e-9
+            )
+            assert stopped.score(X) == pytest.approx(plain.score(X), rel=1e-10)
+            # New rows are scored by the epoch-1 models too.
+            new = np.random.RandomState(1).normal(size=(5, 2))
+            np.testing.assert_allclose(
+                stopped._ensemble(new), plain._ensemble(new), rtol=1e-10
+            )
+    # Without early stopping the final (narrowest) models are scored.
+    final = MemorizationScorer(NarrowingKDE(), cv=cv, random_state=0).fit(X)
+    np.testing.assert_array_equal(
+        final.log_likelihoods_, final.log_likelihood_curve_[-1]
+    )
+    assert not np.allclose(final.log_likelihoods_, stopped.log_likelihoods_)

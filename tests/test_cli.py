@@ -116,15 +116,20 @@ def test_score_npy_matches_the_estimator(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     table = _check_scores_csv(tmp_path / "s.csv", 80)
-    # The command line's defaults: standard scaling in each fold, 3 repeats of
-    # --cv folds, seeded by --seed.
+    # The command line's defaults: standard scaling fitted once on all rows (the
+    # exact kde engine), 3 repeats of --cv folds, seeded by --seed.
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), KernelDensity(bandwidth=0.4))
+    scaler = FrozenEstimator(StandardScaler().fit(X))
+    pipe = make_pipeline(scaler, KernelDensity(bandwidth=0.4))
     expected = MemorizationScorer(pipe, cv=4, n_repeats=3, random_state=3).fit(X)
     np.testing.assert_allclose(table["score"], expected.memorization_scores_, rtol=1e-8)
     assert "standard scaling of the 3 numeric column(s)" in result.stdout
+    assert "fitted once on all 80 rows" in result.stdout
+    sidecar = json.loads((tmp_path / "s.json").read_text())["settings"]
+    assert sidecar["engine"] == "kde"
     # --no-preprocess: the estimator on the columns as they are.
     result = skmem(
         "score", "data.npy", "--param", "bandwidth=0.4", "--cv", "4", "--seed", "3",
@@ -193,9 +198,17 @@ def test_score_csv_with_header_repeats_and_report(tmp_path):
         ("ok", ["score", "ok.npy", "--param", "bandwidth=0"], "'bandwidth' param"),
         ("ok", ["score", "ok.npy", "--cv", "30"], "--cv 30 needs at least 30 rows"),
         ("header", ["score", "header.csv"], "has a header (a, b) but no rows"),
-        ("gap", ["score", "gap.csv", "--cv", "2"], "NaN at row 1, column 'b'"),
+        (
+            "gap",
+            ["score", "gap.csv", "--cv", "2"],
+            "NaN at row 1 (rows counted from 0: line 3 of the file), column 'b'",
+        ),
         ("gap", ["score", "gap.csv", "--cv", "2"], "Use --missing drop to leave"),
-        ("nan", ["score", "nan.npy"], "NaN at row 0, column 'column 1'"),
+        (
+            "nan",
+            ["score", "nan.npy"],
+            "NaN at row 0 (rows counted from 0), column 'column 1'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
@@ -289,15 +302,22 @@ def test_csv_with_a_categorical_column(tmp_path, model):
     assert result.returncode == 0, result.stderr
     assert "one-hot encoding of the 1 categorical column(s) (c)" in result.stdout
     table = _check_scores_csv(tmp_path / "scores.csv", 40)
-    estimator = cli.make_estimator(model, {"n_components": 2} if model == "gmm" else {})
-    pipe = make_pipeline(
-        make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
-            (StandardScaler(), [0, 1]),
-        ),
-        estimator,
+    # A mixture on one-hot columns gets the CLI's larger reg_covar.
+    from skmem._cli.preprocess import ONE_HOT_REG_COVAR
+
+    gmm = {"n_components": 2, "reg_covar": ONE_HOT_REG_COVAR}
+    estimator = cli.make_estimator(model, gmm if model == "gmm" else {})
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
+        (StandardScaler(), [0, 1]),
     )
+    if model == "kde":  # fitted once on all rows: the exact kde engine
+        from sklearn.frozen import FrozenEstimator
+
+        encode = FrozenEstimator(encode.fit(X))
+    pipe = make_pipeline(encode, estimator)
     expected = MemorizationScorer(pipe, cv=4, n_repeats=3, random_state=2).fit(X)
+    assert f"({'kde' if model == 'kde' else 'generic'} engine" in result.stdout
     np.testing.assert_allclose(table["score"], expected.memorization_scores_, rtol=1e-6)
 
 
@@ -392,10 +412,12 @@ def test_scores_csv_has_intervals_pvalues_and_flags(tmp_path, monkeypatch, capsy
     assert cli.main([*args, "--alpha", "0.2", "--n-jobs", "1"]) == 0
     out = capsys.readouterr().out
     table = np.genfromtxt("scores.csv", delimiter=",", names=True)
+    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), KernelDensity(bandwidth=0.5))
+    scaler = FrozenEstimator(StandardScaler().fit(X))
+    pipe = make_pipeline(scaler, KernelDensity(bandwidth=0.5))
     expected = MemorizationScorer(pipe, cv=4, n_repeats=3, random_state=0).fit(X)
     np.testing.assert_allclose(table["ci_low"], expected.memorization_ci_[:, 0])
     np.testing.assert_allclose(table["ci_high"], expected.memorization_ci_[:, 1])
@@ -557,19 +579,20 @@ def test_missing_cells_drop_keeps_the_users_row_numbers(tmp_path):
         cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "2 rows with missing cells left out (rows 2 5)" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "2 rows with missing cells left out (rows 2 5, counted from 0" in said
     table = _check_scores_csv(tmp_path / "scores.csv", 28)
     keep = [i for i in range(30) if i not in (2, 5)]
     np.testing.assert_array_equal(table["index"], keep)
     frame = pd.read_csv(tmp_path / "gappy.csv").iloc[keep]
     X = frame.to_numpy(dtype=object)
-    pipe = make_pipeline(
-        make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
-            (StandardScaler(), [0, 1]),
-        ),
-        KernelDensity(bandwidth=0.8),
+    from sklearn.frozen import FrozenEstimator
+
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
+        (StandardScaler(), [0, 1]),
     )
+    pipe = make_pipeline(FrozenEstimator(encode.fit(X)), KernelDensity(bandwidth=0.8))
     expected = MemorizationScorer(pipe, cv=3, n_repeats=3, random_state=0).fit(X)
     np.testing.assert_allclose(table["score"], expected.memorization_scores_, rtol=1e-8)
     summary = json.loads((tmp_path / "scores.json").read_text())["summary"]["kde"]

@@ -147,6 +147,38 @@ def test_fast_precision_on_cuda_agrees_and_restores(digits, precision):
     diff = np.abs(fast.memorization_scores_ - full.memorization_scores_)
     print(f"{precision}: max |dM| {diff.max():.4f} nats, mean {diff.mean():.4f}")
     assert diff.max() < 0.5
+    if precision == "bfloat16" or _has_tf32():
+        # A lower bound too: the fast precision is not full float32 in disguise.
+        assert diff.max() > 0
+
+
+def _has_tf32():
+    return torch.cuda.get_device_capability() >= (8, 0)  # Ampere and later
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available() or not _has_tf32(),
+    reason="needs a CUDA device with TF32 (compute capability 8.0 or later)",
+)
+def test_tf32_rounds_the_products_and_float32_does_not():
+    # TF32 keeps 10 bits of the inputs' mantissa, float32 23: on sums of 1,024
+    # products of standard normals the error against float64 is about 2^13
+    # times larger. "float32" must be full precision whatever the global
+    # setting says.
+    from skmem.torch._training import matmul_precision
+
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    a, b = (
+        torch.randn(256, 1024, device="cuda", generator=generator) for _ in range(2)
+    )
+    exact = a.double() @ b.double().T
+
+    def error(precision):
+        with matmul_precision(precision):
+            return ((a @ b.T).double() - exact).abs().max().item()
+
+    torch.backends.cuda.matmul.allow_tf32 = True  # a global setting to override
+    assert error("tf32") > 100 * error("float32")
 
 
 def test_groups_sized_from_gpu_memory_and_data_sent_once(digits, capsys, monkeypatch):

@@ -285,3 +285,81 @@ def test_a_cifar_tarball_put_there_by_hand_cannot_run_code(tmp_path):
     with pytest.raises(ValueError, match="not a readable CIFAR-10"):
         fetch_cifar10(tmp_path, download_if_missing=False)
     assert victim.read_text() == "still here"
+
+
+def test_the_cifar_unpickler_refuses_every_global_outside_its_allow_list():
+    # Every global of these modules, numpy's included, is refused unless it is
+    # one of the few that CIFAR-10's batches hold: a widened rule (say, any
+    # numpy.*) lets a pickle call numpy.testing's runstring, i.e. exec.
+    import importlib
+
+    modules = ["numpy", "numpy.testing._private.utils", "numpy.lib.npyio"]
+    modules += ["numpy.core.multiarray", "numpy._core.multiarray", "numpy.ctypeslib"]
+    modules += ["builtins", "os", "subprocess", "pickle", "_codecs", "shutil"]
+    allowed = datasets._BatchUnpickler._ALLOWED
+    unpickler = datasets._BatchUnpickler(io.BytesIO(b""))
+    checked = 0
+    for module in modules:
+        try:
+            names = dir(importlib.import_module(module))
+        except ImportError:  # numpy.core or numpy._core, by numpy version
+            continue
+        for name in names:
+            if (module, name) in allowed:
+                continue
+            with pytest.raises(pickle.UnpicklingError, match="holds no"):
+                unpickler.find_class(module, name)
+            checked += 1
+    assert checked > 1000
+    # What the batches need still loads, in protocols 0 to 4 (the official
+    # files are protocol 2; protocol 5 would need numpy's _frombuffer).
+    batch = {b"data": np.arange(6, dtype=np.uint8).reshape(2, 3), b"labels": [1, 2]}
+    for protocol in range(5):
+        loaded = datasets._BatchUnpickler(
+            io.BytesIO(pickle.dumps(batch, protocol=protocol)), encoding="bytes"
+        ).load()
+        np.testing.assert_array_equal(loaded[b"data"], batch[b"data"])
+
+
+class _RunString:
+    def __init__(self, code):
+        self.code = code
+
+    def __reduce__(self):  # exec through a numpy function
+        from numpy.testing._private.utils import runstring
+
+        return (runstring, (self.code, {}))
+
+
+def test_a_cifar_tarball_cannot_run_code_through_numpy(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    victim = tmp_path / "ran.txt"
+    code = f"open({str(victim)!r}, 'w').write('ran')"
+    with tarfile.open(tmp_path / "cifar10" / "cifar-10-python.tar.gz", "w:gz") as tar:
+        raw = pickle.dumps({b"data": _RunString(code), b"labels": [0]}, protocol=2)
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    with pytest.raises(ValueError, match="holds no numpy.testing"):
+        fetch_cifar10(tmp_path, download_if_missing=False)
+    assert not victim.exists()
+
+
+def test_binarize_draws_fresh_noise_for_every_row_past_one_block(tmp_path):
+    # Every pixel at intensity 128/255 in 4,100 images: rows r and r + 4,096
+    # agree on a pixel with probability p^2 + (1 - p)^2 ~ 1/2, as any two
+    # rows do. Noise re-drawn from the seed per block would make them equal.
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for part, n in (("train", 4100), ("test", 1)):
+        (images, _), (labels, _) = datasets._MNIST_FILES[part]
+        write_idx(folder / images, np.full((n, 28, 28), 128, np.uint8), 0x803)
+        write_idx(folder / labels, np.zeros(n, np.uint8), 0x801)
+    X = fetch_mnist(tmp_path, binarize=True, random_state=0).data
+    p = 128 / 255
+    agree = (X[:4] == X[4096:4100]).mean(axis=1)
+    expected = p**2 + (1 - p) ** 2
+    se = np.sqrt(expected * (1 - expected) / 784)
+    assert (np.abs(agree - expected) < 5 * se).all(), agree
+    # Nor does any row repeat another anywhere in the set.
+    assert len(np.unique(X, axis=0)) == len(X)

@@ -420,3 +420,117 @@ def test_auto_repeats_need_an_integer_cv():
 def test_bad_repeat_parameters_are_rejected(params):
     with pytest.raises(ValueError, match=next(iter(params))):
         MemorizationScorer(**params).fit(np.eye(20))
+
+
+# -- the within-repeat rank test, the bulk's degrees of freedom, the trend ------
+
+
+def _kfold_plan(n_samples, n_splits, n_repeats, seed):
+    cv = RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+    rows = np.arange(n_samples)
+    test = np.array([np.isin(rows, te) for _, te in cv.split(rows[:, None])])
+    groups = [np.arange(r * n_splits, (r + 1) * n_splits) for r in range(n_repeats)]
+    return ~test, test, groups
+
+
+def test_rank_pvalues_are_the_mid_p_of_the_rank_sum_by_enumeration():
+    from itertools import product
+
+    from skmem._inference import RepeatRanks
+
+    K, R, n = 4, 3, 60
+    train, test, groups = _kfold_plan(n, K, R, 0)
+    rng = np.random.RandomState(0)
+    ll = rng.normal(size=(K * R, n)).round(1)  # ties between models too
+    # Sample 0: its out-model below every in-model in every repeat, the
+    # smallest rank sum; sample 1: above all of them, the largest.
+    ll[:, 0] = np.where(test[:, 0], -10.0, ll[:, 0])
+    ll[:, 1] = np.where(test[:, 1], 10.0, ll[:, 1])
+    ranks = RepeatRanks.from_plan(ll, train, test, groups)
+    # Under the null each repeat's rank is uniform on 0..K-1, independently.
+    sums = np.array([sum(c) for c in product(range(K), repeat=R)])
+    for shift in (0.0, 0.35, -1.2):
+        observed = sum(
+            ((ll[m] <= (ll[m] * test[m]).sum(0) + shift) & train[m]).sum(0)
+            for m in groups
+        )
+        expected = [(sums < s).mean() + (sums == s).mean() / 2 for s in observed]
+        np.testing.assert_allclose(ranks.pvalues(shift, 0.0), expected, rtol=1e-12)
+    p = ranks.pvalues(0.0, 0.0)
+    assert p[0] == pytest.approx(K**-R / 2, rel=1e-12)  # the documented floor
+    assert p[1] == pytest.approx(1 - K**-R / 2, rel=1e-12)
+    # Integrated over a shift N(mu0, tau^2): a probability-weighted mean of
+    # the fixed-shift p-values, so between their extremes.
+    wide = ranks.pvalues(0.0, 2.0)
+    assert (wide > 0).all() and (wide < 1).all()
+
+
+def _bulk_null(n, n_repeats, tau, prior_df, seed):
+    """Per-repeat contrasts of a bulk with no memorization: true means
+    N(0, tau^2), per-sample variances scaled inverse chi-square (prior_df)."""
+    rng = np.random.default_rng(seed)
+    variance = 3.0 * prior_df / rng.chisquare(prior_df, n)
+    means = tau * rng.normal(size=n)
+    return means + np.sqrt(variance) * rng.normal(size=(n_repeats, n))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bulk_pvalues_are_uniform_when_the_bulk_spread_dominates(seed):
+    # The bulk's spread tau = 4 against a per-sample standard error of about 1:
+    # the statistic is close to normal, and its degrees of freedom are far
+    # more than the 6 or so of the moderated variance (Satterthwaite). Treated
+    # as t with 6 degrees of freedom, 0.2% of them fall below 0.01 (measured).
+    from skmem._inference import sample_inference
+
+    n, R = 6000, 3
+    contrasts = _bulk_null(n, R, 4.0, 4, seed)
+    scores = contrasts.mean(axis=0)
+    result = sample_inference(
+        scores, contrasts.std(axis=0, ddof=1), contrasts, np.zeros(n)
+    )
+    p = result.contrast_pvalues
+    assert np.isfinite(p).all() and 4 < result.df < 20
+    assert result.bulk_spread == pytest.approx(4.0, rel=0.1)
+    for level in (0.002, 0.01, 0.05, 0.2):
+        se = np.sqrt(level * (1 - level) / n)
+        assert abs((p < level).mean() - level) < 4 * se, level
+
+
+def test_a_covariate_off_the_fitted_range_gets_the_trend_at_its_end():
+    # limma-trend's prior beyond the fitted covariates is the prior at the
+    # nearest fitted one: a sample at -inf (in-model log-likelihoods that never
+    # vary) or +inf, left out of the fit, gets exactly the posterior of the
+    # sample at the smallest (largest) covariate when their variances are equal;
+    # and nothing overflows.
+    rng = np.random.default_rng(1)
+    n = 500
+    covariate = rng.uniform(-3, 3, n)
+    variances = np.exp(2 * covariate) * rng.chisquare(3, n) / 3
+    for index, value, end in ((0, -np.inf, np.argmin), (1, np.inf, np.argmax)):
+        off, same = covariate.copy(), variances.copy()
+        off[index] = value
+        at = end(np.where(np.isfinite(off), off, -value))
+        same[index] = same[at]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            posterior, _ = moderate_variances(same, 3, off)
+        assert np.isfinite(posterior).all()
+        assert posterior[index] == posterior[at]
+    reference, _ = moderate_variances(variances, 3, covariate)
+    assert spearmanr(reference, covariate)[0] > 0.8  # a trend, to be clipped
+
+
+def test_raw_breast_cancer_inference_raises_no_warning():
+    # Unscaled features that differ in units by 1e4: some samples' in-model
+    # log-likelihoods never vary (log-variance -inf). Without clipping, the
+    # trend there overflowed to inf and numpy warned.
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer().data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scorer = MemorizationScorer(
+            KernelDensity(bandwidth="scott"), cv=10, n_repeats=3, random_state=0
+        ).fit(X)
+    assert np.isfinite(scorer.memorization_pvalues_).all()
+    assert np.isfinite(scorer.memorization_std_).all()

@@ -313,3 +313,79 @@ def test_dequantized_kde_engine_applies_only_where_the_inner_kde_would():
     assert "euclidean" in KernelDensityEngine.unsupported_reason(manhattan, None)
     gmm = DequantizedDensity(GaussianMixture(), n_levels=17)
     assert KernelDensityEngine.unsupported_reason(gmm, None) is not None
+
+
+def _mixed_table(n=60, seed=0):
+    """Two numeric columns on very different scales and one categorical."""
+    rng = np.random.RandomState(seed)
+    return np.column_stack(
+        [
+            rng.normal(size=n),
+            rng.normal(size=n) * 1000.0,
+            rng.choice(["a", "b", "c"], n).astype(object),
+        ]
+    ).astype(object)
+
+
+def _frozen_pipelines(X):
+    from sklearn.base import clone
+    from sklearn.compose import make_column_transformer
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    encode = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
+        (StandardScaler(), [0, 1]),
+    ).fit(X)
+    frozen = make_pipeline(FrozenEstimator(encode), KernelDensity(bandwidth="scott"))
+    refit = make_pipeline(clone(encode), KernelDensity(bandwidth="scott"))
+    return frozen, refit, encode
+
+
+@pytest.mark.parametrize("plan", ["repeated", "loo"])
+def test_pipeline_of_frozen_steps_runs_on_the_kde_engine_exactly(plan):
+    """A pipeline of frozen steps and a KernelDensity: the exact engine gives what
+    the generic engine gives (which refits nothing but the KDE), and what the
+    KDE engine gives on the transformed rows; new rows go through the steps."""
+    X = _mixed_table()
+    frozen, _, encode = _frozen_pipelines(X)
+    fast = MemorizationScorer(frozen, cv=PLANS[plan]).fit(X)
+    slow = MemorizationScorer(frozen, cv=PLANS[plan], engine="generic").fit(X)
+    Z = encode.transform(X).astype(np.float64)
+    direct = MemorizationScorer(KernelDensity(bandwidth="scott"), cv=PLANS[plan]).fit(Z)
+    assert (fast.engine_, slow.engine_, direct.engine_) == ("kde", "generic", "kde")
+    np.testing.assert_allclose(fast.log_likelihoods_, slow.log_likelihoods_, rtol=1e-9)
+    np.testing.assert_array_equal(
+        fast.memorization_scores_, direct.memorization_scores_
+    )
+    new = _mixed_table(7, seed=1)
+    np.testing.assert_allclose(fast.score(new), slow.score(new), rtol=1e-9)
+
+
+def test_pipeline_refitting_its_steps_stays_on_the_generic_engine(capsys):
+    """Steps refitted per fold are not the same transform in every fold: the exact
+    engine refuses them (and says how to freeze them), and a named engine raises."""
+    from skmem.engines.kde import frozen_steps, unsupported_reason
+
+    X = _mixed_table()
+    frozen, refit, _ = _frozen_pipelines(X)
+    assert frozen_steps(refit) is None and frozen_steps(frozen) is not None
+    assert "FrozenEstimator" in unsupported_reason(refit)
+    scorer = MemorizationScorer(refit, cv=3, random_state=0, verbose=1).fit(X)
+    assert scorer.engine_ == "generic"
+    with pytest.raises(ValueError, match="FrozenEstimator"):
+        MemorizationScorer(refit, cv=3, engine="kde").fit(X)
+    # A frozen pipeline whose KDE the engine cannot compute is refused too.
+    frozen.set_params(kerneldensity__metric="manhattan")
+    assert "metric='manhattan'" in unsupported_reason(frozen)
+
+
+def test_kde_engine_shows_a_bar_over_rows_from_the_start(capsys):
+    X = np.random.RandomState(6).normal(size=(700, 2))
+    with config_context(working_memory=0.05):  # several blocks
+        MemorizationScorer(KernelDensity(), cv=3, random_state=0, verbose=1).fit(X)
+    err = capsys.readouterr().err
+    assert "0/700 [" in err and "700/700 [" in err and "row/s" in err
+    MemorizationScorer(KernelDensity(), cv=3, random_state=0, verbose=0).fit(X)
+    assert "row" not in capsys.readouterr().err

@@ -345,3 +345,110 @@ def test_explanation_figures_saves_files_and_captions(planted, tmp_path):
     assert "flagged records" in saved[1][1]
     for name, _ in saved:
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_each_display_lives_in_its_own_module_of_the_plotting_package():
+    import skmem.plotting as plotting
+
+    assert hasattr(plotting, "__path__"), "skmem.plotting must be a package"
+    modules = [getattr(plotting, name).__module__ for name in plotting.__all__]
+    assert len(set(modules)) == len(plotting.__all__), modules
+    assert all(m.startswith("skmem.plotting._") for m in modules), modules
+    # Names that were importable from the single module before the move still are.
+    for name in (
+        "beyond_bulk",
+        "explanation_categories",
+        "mean_nll_curves",
+        "sweep_setting_columns",
+        "MEMORIZED",
+        "OUTLIER",
+        "TYPICAL",
+        "UNDEFINED",
+    ):
+        assert hasattr(plotting, name), name
+
+
+def _crowded_display(n_close=5, bulk_m=0.1, outlier_quantile=0.05, ci_width=None):
+    """200 typical records and ``n_close`` memorized ones at almost one point;
+    ``ci_width``: each record's interval of M, that wide around its M."""
+    from skmem.plotting import MemorizationExplanationDisplay
+
+    rng = np.random.RandomState(0)
+    U = rng.normal(-5.0, 1.0, 200)
+    V = U - bulk_m + rng.normal(0, 0.01, 200)
+    U = np.append(U, -5.0 + rng.normal(0, 1e-3, n_close))
+    V = np.append(V, -12.0 + rng.normal(0, 1e-3, n_close))
+    memorized = np.zeros(len(U), bool)
+    memorized[200:] = True
+    ci = None
+    if ci_width is not None:
+        ci = (U - V)[:, None] + [-ci_width / 2, ci_width / 2]
+    return MemorizationExplanationDisplay(
+        U,
+        V,
+        memorized=memorized,
+        memorization_ci=ci,
+        alpha=0.05,
+        outlier_quantile=outlier_quantile,
+    )
+
+
+def _legend_texts(display):
+    return [t.get_text() for t in display.ax_.get_legend().get_texts()]
+
+
+def test_explanation_labels_of_records_at_one_point_do_not_overlap():
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    display = _crowded_display().plot(n_labels=5)
+    fig = display.figure_
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # The text of each label (a moved label's leader line may cross others).
+    boxes = [Text.get_window_extent(label, renderer) for label in display.labels_]
+    assert len(boxes) == 5
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            assert not boxes[a].overlaps(boxes[b]), (a, b)
+    # The legend sits outside the axes: it hides no record and no label.
+    legend = display.ax_.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(display.ax_.get_window_extent(renderer))
+    plt.close("all")
+
+
+def test_explanation_legend_has_no_entry_without_something_to_see():
+    import matplotlib.pyplot as plt
+
+    # No outlier (none is below the 0 quantile), and a bulk M of 0.004 nats:
+    # the bulk line lies on the diagonal, closer than the width of the lines.
+    display = _crowded_display(bulk_m=0.004, outlier_quantile=0.0).plot()
+    texts = _legend_texts(display)
+    assert not any(t.startswith("outlier") for t in texts), texts
+    assert any("typical" in t for t in texts) and any("memorized" in t for t in texts)
+    bulk = [t for t in texts if "bulk" in t]
+    assert len(bulk) == 1 and bulk[0].startswith("U = V (M = 0), with the bulk"), texts
+    # With outliers, their entry is back.
+    with_outliers = _legend_texts(_crowded_display().plot())
+    assert any(t.startswith("outlier") for t in with_outliers)
+    # The groups' markers are opaque in the legend, however faint the points.
+    from matplotlib.collections import PathCollection
+
+    handles = [
+        h
+        for h in display.ax_.get_legend().legend_handles
+        if isinstance(h, PathCollection)
+    ]
+    assert handles and all(h.get_alpha() == 1.0 for h in handles)
+    # A bulk far enough from the diagonal keeps its own entry and line.
+    apart = _crowded_display(bulk_m=2.0).plot()
+    assert any(t.startswith("bulk: M = median 2") for t in _legend_texts(apart))
+    # Intervals shorter than the circles get no entry of their own; the flags'
+    # entry says where they are. Long ones keep theirs.
+    short = _legend_texts(_crowded_display(ci_width=1e-3).plot())
+    assert not any(t.startswith("95 % interval") for t in short), short
+    assert any(t.endswith("lie within the circles)") for t in short), short
+    long = _legend_texts(_crowded_display(ci_width=4.0).plot())
+    assert any(t.startswith("95 % interval") for t in long), long
+    assert not any("within the circles" in t for t in long), long
+    plt.close("all")

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 
 import joblib
 import numpy as np
@@ -16,22 +16,28 @@ from sklearn.neighbors import KernelDensity
 from skmem import MemorizationScorer
 
 SLOW_MODULE = '''
-import os, time
+import os, sys
 from sklearn.mixture import GaussianMixture
 
 class CountedGMM(GaussianMixture):
-    """A mixture that logs each fit to a file (slowly, if SLOW_FIT is set)."""
+    """A mixture that logs each fit to a file. With STOP_AT_FIT=n set, the
+    n-th fit logged in that file says "stopped" on stdout and waits for stdin
+    to close, so that a test can kill the run at a known point."""
 
     def __init__(self, n_components=2, random_state=None, log=None):
         super().__init__(n_components=n_components, random_state=random_state)
         self.log = log
 
     def fit(self, X, y=None):
-        time.sleep(float(os.environ.get("SLOW_FIT", "0")))
+        done = len(open(self.log).read().split()) if os.path.exists(self.log) else 0
+        if done + 1 == int(os.environ.get("STOP_AT_FIT", "0")):
+            print("stopped", flush=True)
+            sys.stdin.read()
         with open(self.log, "a") as f:
             f.write(f"{len(X)}\\n")
         return super().fit(X)
 '''
+
 
 RUN = """
 import sys
@@ -73,18 +79,30 @@ def _n_fits(log):
 def test_killed_run_resumes_with_identical_scores(slowmod):
     tmp = slowmod
     cache, log = tmp / "cache", tmp / "fits.log"
+    # The run stops in its third fit (models are fitted one at a time, each
+    # stored as soon as it is done) and is killed there: two models are in the
+    # cache, whatever the machine's speed.
     proc = subprocess.Popen(
         [sys.executable, "-c", _script(tmp, cache, log, tmp / "a.npy")],
-        env={**os.environ, "SLOW_FIT": "0.4"},
+        env={**os.environ, "STOP_AT_FIT": "3"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    deadline = time.time() + 60
-    while _n_entries(cache) < 2:
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    # A run that fails before its third fit closes stdout: readline returns "".
+    # The timer only keeps a run that hangs from hanging the test suite.
+    guard = threading.Timer(600, proc.kill)
+    guard.start()
+    try:
+        assert proc.stdout.readline() == "stopped\n"
+    finally:
+        guard.cancel()
     proc.send_signal(signal.SIGKILL)  # no chance to clean up
     proc.wait()
+    proc.stdin.close()
+    proc.stdout.close()
     done = _n_entries(cache)
-    assert 2 <= done < 6
+    assert done == 2 == _n_fits(log)
 
     # Started again: only the missing models are fitted.
     before = _n_fits(log)

@@ -41,30 +41,49 @@ def test_sklearn_compatible(estimator, check):
 
 def test_default_density_is_the_exact_gaussian_kde_of_the_samples():
     rng = np.random.RandomState(0)
-    X = rng.normal(size=(100, 3))
+    X = rng.normal(size=(100, 3)) * [1.0, 3.0, 0.2]
     model = SampledDensity(GaussianMixture(2), n_samples=500, random_state=0).fit(X)
     h, samples = model.bandwidth_, model.samples_
+    # Each column standardized by the training rows' median and robust spread.
+    center = np.median(X, axis=0)
+    q75, q25 = np.percentile(X, [75, 25], axis=0)
+    scale = np.minimum(X.std(axis=0), (q75 - q25) / 1.349)
     queries = np.vstack([X[:20], rng.normal(size=(5, 3)) * 10])  # far rows too
-    d2 = ((queries[:, None, :] - samples[None]) ** 2).sum(-1)
+    z_q, z_s = (queries - center) / scale, (samples - center) / scale
+    d2 = ((z_q[:, None, :] - z_s[None]) ** 2).sum(-1)
     expected = (
         logsumexp(-0.5 * d2 / h**2, axis=1)
         - np.log(len(samples))
         - 1.5 * np.log(2 * np.pi * h**2)
+        - np.log(scale).sum()
     )
     np.testing.assert_allclose(model.score_samples(queries), expected, rtol=1e-10)
-    # Scott's rule on the robust spread of the training data.
-    assert h == pytest.approx(robust_scale(X) * 500 ** (-1 / 7))
-    # The same bandwidth through scikit-learn's KernelDensity gives the same
-    # density (within the data: its tree loses the far rows' tiny densities).
-    given = SampledDensity(
-        GaussianMixture(2),
-        n_samples=500,
-        density=KernelDensity(bandwidth=h),
-        random_state=0,
+    # The width maximises the leave-one-out likelihood of the samples over the
+    # grid (brute force on 300 samples as queries, all as centres).
+    scott = 500 ** (-1 / 7)
+    d2_s = ((z_s[:, None, :] - z_s[None]) ** 2).sum(-1)
+    np.fill_diagonal(d2_s, np.inf)
+    d2_s = d2_s[np.sort(np.random.RandomState(0).permutation(500)[:300])]
+
+    def loo(width):
+        return (logsumexp(-0.5 * d2_s / width**2, axis=1) - 3 * np.log(width)).mean()
+
+    grid = scott * 2.0 ** np.arange(-14, 3)
+    assert h == pytest.approx(grid[np.argmax([loo(w) for w in grid])])
+    assert model.bandwidth == "likelihood"
+    # Scott's rule on request.
+    scott_model = SampledDensity(
+        GaussianMixture(2), n_samples=500, bandwidth="scott", random_state=0
     ).fit(X)
-    np.testing.assert_array_equal(given.samples_, samples)
+    assert scott_model.bandwidth_ == pytest.approx(scott)
+    # The same width through scikit-learn's KernelDensity on the standardized
+    # data gives the same density (within the data: its tree loses the far
+    # rows' tiny densities).
+    kde = KernelDensity(bandwidth=h).fit(z_s)
     np.testing.assert_allclose(
-        given.score_samples(X), model.score_samples(X), rtol=1e-8
+        kde.score_samples(z_q[:20]) - np.log(scale).sum(),
+        model.score_samples(X[:20]),
+        rtol=1e-8,
     )
 
 
@@ -275,23 +294,32 @@ def test_command_line_scores_a_generator_given_as_an_import_path(
 
 
 def test_fold_models_share_one_bandwidth_from_all_the_data():
-    from skmem._sampled import scott_bandwidth, with_fixed_bandwidth
+    from skmem._sampled import pilot_seed, with_fixed_bandwidth
+    from skmem._splits import make_split_plan, resolve_cv
 
     X = _moons_with_outliers()
     est = SampledDensity(GaussianMixture(4), n_samples=400)
     auto = MemorizationScorer(est, cv=5, random_state=0).fit(X)
     assert auto.engine_ == "sampled"
     bandwidths = {m.bandwidth_ for m in auto.estimators_}
-    assert bandwidths == {scott_bandwidth(X, 400)}
-    # Fold by fold, the rule would give each model its own bandwidth.
+    assert len(bandwidths) == 1
+    # Fold by fold, the likelihood choice would give models their own widths.
     generic = MemorizationScorer(est, cv=5, random_state=0, engine="generic").fit(X)
-    assert len({m.bandwidth_ for m in generic.estimators_}) == 5
+    assert len({m.bandwidth_ for m in generic.estimators_}) > 1
     # Same seeds, same generators and samples: only the bandwidth differs.
     np.testing.assert_array_equal(
         auto.estimators_[0].samples_, generic.estimators_[0].samples_
     )
-    # The engine is the generic one with that bandwidth fixed, on the same seeds.
-    fixed = with_fixed_bandwidth(est, X)
+    # The engine is the generic one with the widths of a pilot fixed, on the
+    # same seeds; the pilot is a model trained on all the rows.
+    rng = np.random.RandomState(0)
+    splitter = resolve_cv(5, 1, len(X), rng)
+    plan = make_split_plan(splitter, len(X), X=X, random_state=rng)
+    np.testing.assert_array_equal(plan.seeds, auto.seeds_)
+    fixed = with_fixed_bandwidth(est, X, random_state=pilot_seed(plan))
+    pilot = SampledDensity(GaussianMixture(4), n_samples=400)
+    pilot.set_params(random_state=pilot_seed(plan)).fit(X)
+    assert bandwidths == {pilot.bandwidth_} == {fixed.density.bandwidth}
     plain = MemorizationScorer(fixed, cv=5, random_state=0, engine="generic").fit(X)
     np.testing.assert_array_equal(auto.log_likelihoods_, plain.log_likelihoods_)
     # A density of the user's own is left alone.
@@ -299,3 +327,45 @@ def test_fold_models_share_one_bandwidth_from_all_the_data():
     scorer = MemorizationScorer(own, cv=3, random_state=0).fit(X[:60])
     assert scorer.engine_ == "generic"
     assert {m.bandwidth_ for m in scorer.estimators_} == {0.3}
+
+
+class FixedGrid(BaseEstimator):
+    """A generator that always returns the same points, whatever it trained on."""
+
+    def __init__(self, n_features=2):
+        self.n_features = n_features
+
+    def fit(self, X):
+        return self
+
+    def sample(self, n_samples, random_state=None):
+        side = int(np.ceil(n_samples ** (1 / self.n_features)))
+        axes = [np.linspace(-3, 3, side)] * self.n_features
+        grid = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, self.n_features)
+        return grid[:n_samples]
+
+
+def test_data_copying_averages_each_record_over_its_in_models():
+    # Every fold model draws the same 400 grid points, so a record's distance
+    # to its closest sample is that of the grid, in each of its 4 in-models at
+    # cv=5, and its closer-sample count is the mean over those 4 models of
+    # the grid points closer than the record's nearest held-out row.
+    X = np.random.RandomState(3).normal(size=(150, 2))
+    scorer = MemorizationScorer(
+        SampledDensity(FixedGrid(), n_samples=400), cv=5, random_state=0
+    ).fit(X)
+    result = scorer.data_copying(n_generated=400)
+    grid = FixedGrid().sample(400)
+    d_grid = np.sqrt(((X[:, None] - grid[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(result.distance_to_generated, d_grid.min(1))
+    np.testing.assert_allclose(result.closest_distance, d_grid.min(1))
+    np.testing.assert_array_equal(result.closest_generated, grid[d_grid.argmin(1)])
+    counts = np.full(scorer.train_masks_.shape, np.nan)  # per model, per record
+    for k, (train, test) in enumerate(
+        zip(scorer.train_masks_, scorer.test_masks_, strict=True)
+    ):
+        d_held = np.sqrt(((X[:, None] - X[test][None]) ** 2).sum(-1)).min(1)
+        counts[k] = np.where(train, (d_grid < d_held[:, None]).sum(1), np.nan)
+    assert (scorer.train_masks_.sum(0) == 4).all()
+    np.testing.assert_allclose(result.n_closer, np.nanmean(counts, axis=0))
+    assert result.n_closer.max() > 1  # the counts are not all 0 or 1

@@ -308,9 +308,13 @@ def test_feature_names_in(blobs):
 
 def test_verbose_reports_progress(blobs, capsys):
     MemorizationScorer(KernelDensity(), cv=3, engine="generic", verbose=1).fit(blobs)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "fitting 3 models" in out
-    assert "model 3/3" in out
+    # A bar of the models fitted (on stderr); a line per model from verbose=2.
+    assert "models fitted" in err and "3/3" in err
+    assert "fitted and scored" not in out
+    MemorizationScorer(KernelDensity(), cv=3, engine="generic", verbose=2).fit(blobs)
+    assert "model 3 of the plan's 3 fitted and scored" in capsys.readouterr().out
 
 
 # --- bad input ---------------------------------------------------------------

@@ -201,3 +201,18 @@ def test_cauchy_combination_keeps_tiny_pvalues_and_their_order():
     combined = cauchy_combination(tiny, np.full(3, 0.5))
     np.testing.assert_allclose(combined, 2 * tiny, rtol=1e-6)
     assert (np.diff(combined) < 0).all()
+
+
+@pytest.mark.filterwarnings("error")
+def test_cauchy_combination_of_subnormal_pvalues_neither_overflows_nor_rounds():
+    """At 50k rows some p-values are subnormal: 1 / tan(p pi) overflows there.
+    The combination must warn of nothing, and keep about 2 / (1/p + 1/q)."""
+    from skmem._inference import cauchy_combination
+
+    tiny = np.array([1e-310, 1e-315, 5e-320])
+    combined = cauchy_combination(tiny, np.full(3, 0.5))
+    np.testing.assert_allclose(combined, 2 * tiny, rtol=1e-3)
+    assert (np.diff(combined) < 0).all()
+    # Exactly 0 combines to 0, NaN to NaN, and large p-values as before.
+    out = cauchy_combination(np.array([0.0, np.nan, 1.0]), np.array([0.5, 0.5, 0.9]))
+    assert out[0] == 0.0 and np.isnan(out[1]) and 0.99 < out[2] <= 1.0

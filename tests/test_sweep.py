@@ -1,5 +1,7 @@
 """memorization_sweep: same folds for every value, numbers equal to a hand-run."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import KFold
@@ -151,3 +153,44 @@ def test_tradeoff_display_draws_the_sweep(gaussian):
         group = group.sort_values("epoch")
         np.testing.assert_allclose(line.get_xdata(), group["memorization_q0.95"])
     plt.close("all")
+
+
+def test_quantiles_count_infinite_scores(gaussian):
+    # A narrow tophat kernel gives isolated samples no held-out density: their
+    # M is +inf, the most memorized, and the upper quantiles must say so. The
+    # reference: +inf as the limit of a huge score, np.quantile's linear
+    # interpolation on that (numpy's own on +inf gives NaN and warns).
+    grid = {"estimator__bandwidth": [0.15, 0.3]}
+    scorer = MemorizationScorer(KernelDensity(kernel="tophat"), cv=5, random_state=0)
+    quantiles = (0.5, 0.8, 0.9, 0.95, 0.99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results, scorers = memorization_sweep(
+            scorer, gaussian, grid, quantiles=quantiles, return_scorers=True
+        )
+    for row, fitted in zip(results.to_dict("records"), scorers, strict=True):
+        M = fitted.memorization_scores_
+        assert 0.02 < np.isposinf(M).mean() < 0.5 and not np.isnan(M).any()
+        huge = np.where(np.isposinf(M), 1e300, M)
+        for q in quantiles:
+            expected = np.quantile(huge, q)
+            expected = np.inf if expected > 1e200 else expected
+            assert row[f"memorization_q{q:g}"] == pytest.approx(expected, rel=1e-12)
+        assert row["memorization_q0.99"] == np.inf
+        assert np.isfinite(row["memorization_q0.5"])
+    assert np.isinf(results["memorization_q0.9"]).any()  # the NaN case of numpy
+
+
+def test_sweep_quantile_at_infinite_neighbours():
+    from skmem._sweep import _quantile
+
+    rng = np.random.RandomState(0)
+    for values in ([1.0, 2.0, 3.0, np.inf, np.inf], rng.normal(size=7)):
+        values = rng.permutation(values)
+        huge = np.where(np.isinf(values), 1e300, values)
+        for q in np.linspace(0, 1, 41):
+            expected = np.quantile(huge, q)
+            expected = np.inf if expected > 1e200 else expected
+            assert _quantile(values, q) == expected, q
+    assert np.isnan(_quantile(np.array([-np.inf, np.inf]), 0.5))
+    assert _quantile(np.array([-np.inf, 1.0]), 0.5) == -np.inf

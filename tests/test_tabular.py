@@ -236,12 +236,13 @@ def test_missing_cells_dropped_or_kept_for_imputing():
 
     X = np.array([[1.0, 2.0], [np.nan, 1.0], [3.0, np.inf], [4.0, 5.0]])
     table = Table(X, ["a", "b"])
-    with pytest.raises(UsageError, match="NaN at row 1, column 'a'.*--missing drop"):
+    message = r"NaN at row 1 \(rows counted from 0\), column 'a'.*--missing drop"
+    with pytest.raises(UsageError, match=message):
         handle_missing(table, "error")
     dropped, note = handle_missing(table, "drop")
     np.testing.assert_array_equal(dropped.rows, [0, 3])
     np.testing.assert_array_equal(dropped.X, X[[0, 3]])
-    assert "2 rows with missing cells left out (rows 1 2)" in note
+    assert "2 rows with missing cells left out (rows 1 2, counted from 0" in note
     kept, note = handle_missing(table, "impute")
     assert kept.X.shape == X.shape and np.isnan(kept.X[2, 1])  # inf is missing too
     assert "2 missing cells" in note

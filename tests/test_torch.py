@@ -458,3 +458,32 @@ def test_batched_engine_trains_the_models_of_a_plain_torch_loop(X8):
             FLOW["learning_rate"],
         )
         np.testing.assert_allclose(scorer.log_likelihoods_[k], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "precision, level, cudnn_tf32",
+    [
+        ("float32", "highest", False),
+        ("tf32", "high", True),
+        ("bfloat16", "highest", False),
+    ],
+)
+def test_precision_sets_torchs_float32_settings_and_restores_them(
+    precision, level, cudnn_tf32
+):
+    # torch documents "high" as TF32 for float32 products (where the GPU has
+    # it) and "highest" as full float32; the GPU check of the rounding itself
+    # is in test_cuda.py.
+    from skmem.torch._training import matmul_precision
+
+    before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    try:
+        for outside in ("medium", "highest"):
+            torch.set_float32_matmul_precision(outside)
+            with matmul_precision(precision):
+                inside = torch.get_float32_matmul_precision()
+                assert (inside, torch.backends.cudnn.allow_tf32) == (level, cudnn_tf32)
+            assert torch.get_float32_matmul_precision() == outside
+    finally:
+        torch.set_float32_matmul_precision(before[0])
+        torch.backends.cudnn.allow_tf32 = before[1]

@@ -362,20 +362,29 @@ SPLIT = dict(**TINY, n_importance_samples=64, n_importance_samples_seen=8)
 
 
 def test_seen_rows_get_their_own_number_of_samples(digits):
+    # Each estimator is built and fitted on its own (same seed, same training):
+    # set_params returns the estimator itself, so comparing two set_params
+    # results would compare an object with itself.
     train = digits[:60]
-    vae = VAEDensity(**SPLIT, random_state=0).fit(train)
+
+    def fitted(**params):
+        return VAEDensity(**{**SPLIT, **params}, random_state=0).fit(train)
+
+    vae = fitted()
     # A seen row repeated (recognised by value) and rows never seen.
     X = np.vstack([train, train[:5], digits[60:]])
     seen = np.r_[np.ones(65, bool), np.zeros(len(digits) - 60, bool)]
     split = vae.score_samples(X)
-    few = vae.set_params(n_importance_samples=8, n_importance_samples_seen=None)
+    few = fitted(n_importance_samples=8, n_importance_samples_seen=None)
     np.testing.assert_array_equal(split[seen], few.score_samples(X[seen]))
-    many = vae.set_params(n_importance_samples=64)
+    many = fitted(n_importance_samples_seen=None)
+    assert many is not vae and many.n_importance_samples == 64
     np.testing.assert_array_equal(split[~seen], many.score_samples(X[~seen]))
     assert not np.allclose(split[seen], many.score_samples(X[seen]))
     # Equal to n_importance_samples: the plain estimator.
-    same = vae.set_params(n_importance_samples_seen=64).score_samples(X)
-    np.testing.assert_array_equal(same, many.score_samples(X))
+    same = fitted(n_importance_samples_seen=64)
+    np.testing.assert_array_equal(same.score_samples(X), many.score_samples(X))
+    assert not np.array_equal(split, many.score_samples(X))
 
 
 def test_split_samples_exact_when_the_posterior_is_the_prior(digits):

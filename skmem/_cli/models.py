@@ -57,6 +57,9 @@ def make_estimator(model, params=None, sampled=None):
     """
     import importlib
 
+    library, colon, name = model.partition(":")
+    if colon and library in LIBRARIES:
+        return library_model(library, name, params or {})
     if model not in MODELS:
         if ":" not in model:
             raise UsageError(
@@ -96,6 +99,30 @@ def make_estimator(model, params=None, sampled=None):
 
         return SampledDensity(estimator)
     return estimator
+
+
+# Table synthesizers of other libraries, as --model LIBRARY:NAME.
+LIBRARIES = {"sdv": "SDVSynthesizer", "synthcity": "SynthcitySynthesizer"}
+
+
+def library_model(library, name, params):
+    """``SampledDensity(SDVSynthesizer(name, **params))`` for ``--model sdv:NAME``
+    (``SynthcitySynthesizer`` for ``synthcity:NAME``)."""
+    from .. import integrations
+    from .._sampled import SampledDensity
+
+    if not name:
+        example = {"sdv": "GaussianCopulaSynthesizer", "synthcity": "ctgan"}[library]
+        raise UsageError(
+            f"--model {library}: name the synthesizer, e.g. --model {library}:{example}"
+        )
+    synthesizer = getattr(integrations, LIBRARIES[library])(name, **params)
+    if library == "sdv":
+        try:
+            integrations._sdv._import_sdv(name)
+        except (ImportError, ValueError) as exc:
+            raise UsageError(f"--model {library}:{name}: {exc}") from exc
+    return SampledDensity(synthesizer)
 
 
 def parse_params(items):

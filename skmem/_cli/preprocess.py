@@ -7,10 +7,20 @@ fold's training rows and never sees the rows the fold holds out.
 import numpy as np
 
 from .errors import UsageError
+from .models import LIBRARIES
 
 # Models whose fit depends on the columns' units: a kernel's one bandwidth
 # and a mixture's absolute reg_covar treat every column alike.
 NEEDS_SCALING = {"kde", "gmm"}
+
+# A mixture component whose rows share a category has no spread in that
+# one-hot column: its density there is a spike of width sqrt(reg_covar), whose
+# height grows without bound as reg_covar shrinks, and rare category
+# combinations get spikes of their own (large M). A variance of 0.1 (a
+# standard deviation of 0.32 on a 0/1 column, a tenth of a standardized
+# column's variance) keeps the categories apart without spikes; measured by
+# benchmarks/bench_gmm_onehot.py (docs: user guide, "Mixed tables").
+ONE_HOT_REG_COVAR = 0.1
 
 
 def prepare_model(model, params, table, *, preprocess=True, impute=False, sampled=None):
@@ -31,6 +41,14 @@ def prepare_model(model, params, table, *, preprocess=True, impute=False, sample
 
     estimator = make_estimator(model, params, sampled)
     notes = []
+    if model.partition(":")[0] in LIBRARIES:
+        # The synthesizer takes the table as it is; the density of its samples
+        # standardizes numbers and compares categories, fixed from all rows.
+        notes.append(
+            "the synthesizer gets the table as it is (numbers, and text as "
+            "categories); its samples are scored by a product kernel density"
+        )
+        return estimator, notes
     cat_names = [table.names[j] for j in table.categorical]
     if table.categorical and not preprocess:
         raise UsageError(
@@ -58,6 +76,15 @@ def prepare_model(model, params, table, *, preprocess=True, impute=False, sample
         steps = [SimpleImputer(strategy="median")] if impute else []
         return steps + ([StandardScaler()] if scale else [])
 
+    one_hot = table.categorical and preprocess
+    if one_hot and model == "gmm" and "reg_covar" not in params:
+        estimator.set_params(reg_covar=ONE_HOT_REG_COVAR)
+        notes.append(
+            f"GaussianMixture reg_covar={ONE_HOT_REG_COVAR:g} (not 1e-3): one-hot "
+            "columns have no spread inside a component, and a smaller floor on "
+            "the variances makes their densities spikes that the scores would "
+            "read as memorization (--param reg_covar=... overrides)"
+        )
     if table.categorical:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
         if impute:

@@ -1,6 +1,8 @@
 """Fitting one scorer per model on the same folds, and the nearest-neighbour test."""
 
+import textwrap
 import time
+import warnings
 
 import numpy as np
 
@@ -20,6 +22,8 @@ def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
     fold becomes a one-line UsageError naming the model, the fold and the
     cause; other errors go on as they are.
     """
+    from sklearn.exceptions import ConvergenceWarning
+
     from .._scorer import MemorizationScorer
     from ..engines.generic import failed_model
 
@@ -41,7 +45,9 @@ def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
             verbose=verbose,
         )
         try:
-            scorer.fit(X)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                scorer.fit(X)
         except Exception as exc:
             failure = failed_model(exc)
             if failure is None:
@@ -55,6 +61,21 @@ def run_models(X, models, *, cv, repeats, n_jobs, seed, verbose):
                 f"{name} ({estimator_name(estimator)}) failed to fit in {fold}, on "
                 f"its {n_train} training rows: {type(exc).__name__}: {cause}"
             ) from exc
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                # One line for all models (the engine sums them up).
+                print(
+                    textwrap.fill(
+                        f"[skmem] {name}: note: {w.message}",
+                        100,
+                        subsequent_indent="    ",
+                    ),
+                    flush=True,
+                )
+            else:
+                warnings.warn_explicit(
+                    w.message, w.category, w.filename, w.lineno, source=w.source
+                )
         seconds = time.perf_counter() - start
         print(
             f"[skmem] {name}: done in {seconds:.1f}s ({scorer.engine_} engine"

@@ -55,7 +55,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
     denoiser : type
         An ``nn.Module`` class, built as ``denoiser(**denoiser_params)`` from
         torch's (forked and seeded) global generator. Called as
-        ``net(x_t, timesteps)`` with ``x_t`` of shape (B, *input_shape) (or
+        ``net(x_t, timesteps)`` with ``x_t`` of shape ``(B, *input_shape)`` (or
         (B, D) without ``input_shape``) and float timesteps (B,); returns the
         noise prediction of the shape of ``x_t``, or an object whose
         ``sample`` attribute (diffusers) or first element holds it.
@@ -74,6 +74,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
         logit_alpha=0.05,
         likelihood="elbo",
         ode_tolerance=1e-5,
+        time_sampling="uniform",
     ):
         super().__init__()
         self.net = denoiser(**(denoiser_params or {}))
@@ -83,6 +84,7 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
         self.logit_alpha = logit_alpha
         self.likelihood = likelihood
         self.ode_tolerance = ode_tolerance
+        self.time_sampling = time_sampling
         log_snr = torch.as_tensor(np.asarray(log_snr), dtype=torch.float32)
         # Increasing in -lam, for searchsorted; the timesteps are 0..T-1.
         self.register_buffer("neg_log_snr", -log_snr, persistent=False)

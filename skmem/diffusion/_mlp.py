@@ -50,10 +50,12 @@ class EnsembleDiffusionMLP(DiffusionObjectives, nn.Module):
         logit_alpha=0.05,
         likelihood="elbo",
         ode_tolerance=1e-5,
+        time_sampling="uniform",
     ):
         super().__init__()
         self.likelihood = likelihood
         self.ode_tolerance = ode_tolerance
+        self.time_sampling = time_sampling
         self.n_features = n_features
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
         self.n_models = n_models
@@ -122,6 +124,7 @@ def _empty_like(module, device, n_models=None):
         logit_alpha=module.logit_alpha,
         likelihood=module.likelihood,
         ode_tolerance=module.ode_tolerance,
+        time_sampling=module.time_sampling,
     )
     with torch.device("meta"):
         if n_models is None:
@@ -163,6 +166,7 @@ class DiffusionMLPModule(EnsembleDiffusionMLP):
         logit_alpha=0.05,
         likelihood="elbo",
         ode_tolerance=1e-5,
+        time_sampling="uniform",
     ):
         super().__init__(
             n_features,
@@ -173,6 +177,7 @@ class DiffusionMLPModule(EnsembleDiffusionMLP):
             logit_alpha=logit_alpha,
             likelihood=likelihood,
             ode_tolerance=ode_tolerance,
+            time_sampling=time_sampling,
         )
 
     def loss(self, x, noise):

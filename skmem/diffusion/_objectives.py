@@ -10,10 +10,14 @@ ELBO of a diffusion ``z = alpha x + sigma eps`` with ``alpha^2 = sigmoid(lam)``,
 
 The integral is over log-SNR: training draws ``lam`` uniformly from
 ``[lam_min, lam_max]`` (weight ``lam_max - lam_min``), the distribution that
-makes the bound's weight constant (the likelihood weighting of Song et al.,
-2021; under a schedule in time ``t``, time steps sampled with density
-proportional to ``-dlam/dt``). Scoring draws it from an importance
-distribution learned in training (:func:`proposal`), with weight ``1 / q(lam)``.
+makes the bound's weight constant: the importance sampling of time steps of
+Song et al. (2021), whose density ``g(t)^2 / sigma_t^2`` is ``-dlam/dt`` for a
+variance-preserving schedule. Scoring draws it the same way, stratified, or
+from an importance distribution each model learns in training
+(:func:`proposal`, with weight ``1 / q(lam)``). The first leaves models that
+share their draws on the same log-SNR values, so that the noise of their bounds
+cancels in a difference of them (M); the second gives a single bound less
+noise.
 
 **A Gaussian control variate.** Every denoiser here is written as a reference
 plus a residual, ``eps_hat = eps_ref + r``, where ``eps_ref`` is the exact
@@ -215,12 +219,16 @@ class DiffusionObjectives:
         """The bound for rows x (..., N, D) from each of J draws (..., J, width)
         shared by every row; (..., N, J) in float64.
 
-        The log-SNR of the draws follows the importance distribution learned in
-        training (:func:`proposal`), stratified. The mean over draws is the
+        The log-SNR of the draws is stratified, uniform on the range (the same
+        for every model: common random numbers), or with ``time_sampling =
+        "learned"`` from the importance distribution the model learned in
+        training (:func:`proposal`), its own. The mean over draws is the
         estimate; the draws' spread is its Monte Carlo error (stratification
         makes their plain standard error an upper bound on it).
         """
-        probs = proposal(self.proposal_sums, self.proposal_counts)
+        probs = None
+        if getattr(self, "time_sampling", "uniform") == "learned":
+            probs = proposal(self.proposal_sums, self.proposal_counts)
         lam, weight = draw_log_snr(
             noise[..., 0], *self.log_snr_range, probs=probs, stratified=True
         )

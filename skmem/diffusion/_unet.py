@@ -61,6 +61,7 @@ class DiffusionUNetModule(DiffusionObjectives, nn.Module):
         logit_alpha=0.05,
         likelihood="elbo",
         ode_tolerance=1e-5,
+        time_sampling="uniform",
     ):
         super().__init__()
         self.input_shape = tuple(input_shape)
@@ -72,6 +73,7 @@ class DiffusionUNetModule(DiffusionObjectives, nn.Module):
         self.logit_alpha = logit_alpha
         self.likelihood = likelihood
         self.ode_tolerance = ode_tolerance
+        self.time_sampling = time_sampling
         self.loss_noise_shape = (self.noise_width(),)
         f = n_filters
         n_time = 1 + 2 * N_FREQUENCIES

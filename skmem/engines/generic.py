@@ -1,7 +1,10 @@
 """The generic engine: clone, seed, fit and score one estimator per model."""
 
 import sys
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -84,7 +87,7 @@ def score_in_blocks(model, X):
     )
 
 
-def progress_bar(total, verbose, *, unit="model"):
+def progress_bar(total, verbose, *, unit="model", desc="models fitted"):
     """A tqdm bar on stderr, with the elapsed time and an estimate of the time
     left, shown when ``verbose >= 1``; a silent one otherwise."""
     from tqdm.auto import tqdm
@@ -94,10 +97,50 @@ def progress_bar(total, verbose, *, unit="model"):
         disable=not verbose,
         file=sys.stderr,
         unit=unit,
-        desc="[MemorizationScorer]",
+        desc=f"[MemorizationScorer] {desc}",
         dynamic_ncols=True,
         mininterval=0.5,
     )
+
+
+@contextmanager
+def recorded_warnings():
+    """Record the warnings of a block as ``[(category, message)]``.
+
+    Only in a process's main thread (this process, or a joblib worker
+    process): ``warnings.catch_warnings`` swaps process-wide state, which
+    threads entering and leaving it in turn would leave swapped. In another
+    thread the warnings go on as they are and the list stays empty.
+    """
+    found = []
+    if threading.current_thread() is not threading.main_thread():
+        yield found
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield found
+        finally:
+            found.extend((w.category, str(w.message)) for w in caught)
+
+
+def warn_once_per_kind(recorded, n_models):
+    """One warning per distinct (category, message) the models raised, saying
+    how many of the ``n_models`` models raised it, instead of one per model.
+
+    ``recorded``: one list of ``(category, message)`` per model.
+    """
+    counts = {}
+    for found in recorded:
+        for kind in dict.fromkeys(found):  # once per model
+            counts[kind] = counts.get(kind, 0) + 1
+    for (category, message), count in counts.items():
+        text = f"{count} of {n_models} models: {message}"
+        try:
+            warning = category(text)
+        except Exception:  # a category that takes other arguments
+            warning = UserWarning(f"{category.__name__}: {text}")
+        warnings.warn(warning, stacklevel=3)
 
 
 def _fit_and_score(
@@ -108,7 +151,9 @@ def _fit_and_score(
     # One BLAS/OpenMP thread per model, whatever n_jobs and the backend are:
     # multi-threaded reductions round differently, and results must not depend
     # on how the work was spread. Parallelism comes from n_jobs instead.
-    with threadpool_limits(limits=1):
+    # The model's warnings (a mixture's ConvergenceWarning) go back with it,
+    # for one warning per kind over all models instead of one per model.
+    with threadpool_limits(limits=1), recorded_warnings() as found:
         # Rows are taken as cross_validate takes them: DataFrames, sparse
         # matrices and lists keep their type.
         # The estimator's own exception goes on, with the model named in it.
@@ -125,7 +170,7 @@ def _fit_and_score(
         # Stored by the worker as soon as the model is done, so that a run killed
         # later keeps it.
         cache.store(key, model, cache_row(rows))
-    return model, rows
+    return model, rows, found
 
 
 class SeparateModelsEngine(Engine):
@@ -216,21 +261,25 @@ class GenericEngine(SeparateModelsEngine):
             n_jobs=self.n_jobs, pre_dispatch="2*n_jobs", return_as="generator"
         )
         start = time.perf_counter()
+        recorded = []
         with progress_bar(len(todo), self.verbose) as bar:
-            for done, (k, (model, row)) in enumerate(
+            for done, (k, (model, row, found)) in enumerate(
                 zip(todo, parallel(tasks), strict=True)
             ):
                 estimators[k], log_likelihoods[:, k] = model, row
+                recorded.append(found)
                 if self.cache is not None:
                     self.cache.keep(keys[k], model, cache_row(row))
                 bar.update(1)
-                if self.verbose:
+                if self.verbose >= 2:
                     bar.write(
-                        f"[MemorizationScorer] model {k + 1}/{plan.n_models} "
-                        f"fitted and scored, {done + 1} of {len(todo)} to fit "
-                        f"({time.perf_counter() - start:.1f}s elapsed)",
+                        f"[MemorizationScorer] model {k + 1} of the plan's "
+                        f"{plan.n_models} fitted and scored ({done + 1} of the "
+                        f"{len(todo)} to fit done, "
+                        f"{time.perf_counter() - start:.1f}s elapsed)",
                         file=sys.stdout,
                     )
+        warn_once_per_kind(recorded, len(todo))
         return self._finish(estimator, estimators, log_likelihoods)
 
 

@@ -56,14 +56,60 @@ _FLOOR = -700.0
 _MAX_BLOCK_ROWS = 512
 
 
+def frozen_steps(estimator):
+    """``(transforms, kde)`` of a pipeline of frozen steps and a KernelDensity.
+
+    A :class:`~sklearn.pipeline.Pipeline` whose steps before its last are
+    each a :class:`~sklearn.frozen.FrozenEstimator` (or ``"passthrough"``)
+    and whose last step is a :class:`~sklearn.neighbors.KernelDensity` fits
+    every fold model on the same transform of the data: fitting it is fitting
+    the kernel density to the transformed rows, which this engine does
+    exactly. Returns the frozen steps, in order, and the KernelDensity; None
+    for any other estimator.
+    """
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(estimator, Pipeline) or not estimator.steps:
+        return None
+    *steps, (_, last) = estimator.steps
+    if type(last) is not KernelDensity:
+        return None
+    transforms = [step for _, step in steps if step not in (None, "passthrough")]
+    if not all(isinstance(step, FrozenEstimator) for step in transforms):
+        return None
+    return transforms, last
+
+
+def apply_steps(steps, X):
+    """``X`` through the fitted ``steps`` in order, as a C-ordered float array."""
+    import scipy.sparse
+
+    for step in steps:
+        X = step.transform(X)
+    if scipy.sparse.issparse(X):
+        X = X.toarray()
+    return check_array(X, order="C", dtype=np.float64)
+
+
+def _through_steps(steps, ensemble, X):
+    """The ensemble density of new rows, taken after the frozen ``steps``."""
+    return ensemble(apply_steps(steps, X))
+
+
 def unsupported_reason(estimator):
     """Why the exact engine cannot stand in for ``estimator``; None if it can."""
+    frozen = frozen_steps(estimator)
+    if frozen is not None:
+        return unsupported_reason(frozen[1])
     if type(estimator) is not KernelDensity:
         steps = getattr(estimator, "steps", None)
         if steps and isinstance(steps[-1][1], KernelDensity):
             return (
                 f"{type(estimator).__name__} ends in a KernelDensity, but its other "
-                "steps must be refitted per fold, which the generic engine does"
+                "steps must be refitted per fold, which the generic engine does "
+                "(steps fitted once on all rows and wrapped in "
+                "sklearn.frozen.FrozenEstimator run on this engine)"
             )
         return f"{type(estimator).__name__} is not a KernelDensity"
     if estimator.metric not in _EUCLIDEAN or estimator.metric_params:
@@ -315,17 +361,35 @@ class KernelDensityEngine(Engine):
         n_blocks = -(-n_rows // block)
         return list(gen_even_slices(n_rows, n_blocks))
 
-    def _run_blocks(self, func, slices):
-        """``func(slice, scratch)`` over row blocks, in ``n_jobs`` threads."""
+    def _run_blocks(self, func, slices, *, progress=False):
+        """``func(slice, scratch)`` over row blocks, in ``n_jobs`` threads.
+
+        ``progress``: a tqdm bar over the rows (when verbose), from the first
+        block on, with the time left; otherwise one line at the end.
+        """
+        from .generic import progress_bar
+
         start = time.perf_counter()
         scratch = _Scratch()
+        bar = progress_bar(
+            slices[-1].stop if slices else 0,
+            self.verbose if progress else 0,
+            unit="row",
+        )
+        results = []
         # BLAS limits are process-wide: one BLAS thread for every block, whatever
         # n_jobs is, so the blocks' products round the same way for every n_jobs.
-        with threadpool_limits(limits=1, user_api="blas"):
-            results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(func)(sl, scratch) for sl in slices
-            )
-        if self.verbose:
+        with bar, threadpool_limits(limits=1, user_api="blas"):
+            for sl, result in zip(
+                slices,
+                Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
+                    delayed(func)(sl, scratch) for sl in slices
+                ),
+                strict=True,
+            ):
+                results.append(result)
+                bar.update(sl.stop - sl.start)
+        if self.verbose and not progress:
             print(
                 f"[MemorizationScorer] kde engine: {len(slices)} row blocks in "
                 f"{time.perf_counter() - start:.1f}s",
@@ -348,6 +412,14 @@ class KernelDensityEngine(Engine):
     def compute(self, estimator, X, plan):
         if _dequantized_kde(estimator) is not None:
             return self._compute_dequantized(estimator, X, plan)
+        frozen = frozen_steps(estimator)
+        if frozen is not None:
+            # Every fold model sees the same transform of the rows: the exact
+            # kernel sums on the transformed rows are the models' densities.
+            steps, kde = frozen
+            result = self.compute(kde, apply_steps(steps, X), plan)
+            result.ensemble = partial(_through_steps, steps, result.ensemble)
+            return result
         # This engine stands in for KernelDensity.fit: check what fit checks
         # (parameters, then a finite float array), before any work.
         estimator._validate_params()
@@ -413,7 +485,7 @@ class KernelDensityEngine(Engine):
 
         row_bytes = 8 * (3 * n + 2 * len(patterns) + n_models) * len(unique_h)
         slices = self._block_slices(n, row_bytes)
-        blocks = self._run_blocks(block, slices)
+        blocks = self._run_blocks(block, slices, progress=True)
         log_likelihoods = np.empty((n_models, n))
         log_likelihoods[:, order] = np.hstack(blocks)
         return EngineResult(log_likelihoods=log_likelihoods)
@@ -466,7 +538,9 @@ class KernelDensityEngine(Engine):
             return in_ll, out_ll, in_matrix if store_matrix else None
 
         row_bytes = 8 * 4 * n
-        blocks = self._run_blocks(block, self._block_slices(n, row_bytes))
+        blocks = self._run_blocks(
+            block, self._block_slices(n, row_bytes), progress=True
+        )
         in_ll = np.concatenate([b[0] for b in blocks])
         out_ll = np.concatenate([b[1] for b in blocks])
         log_likelihoods = None

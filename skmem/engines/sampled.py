@@ -1,11 +1,13 @@
 """SampledDensity with its default kernel density: one bandwidth for all models.
 
-The default density of :class:`~skmem.SampledDensity` takes its bandwidth from
-a rule on the training rows. Fitted per fold, every model would compute it on
-its own rows, so models that trained on a record and models that held it out
-would differ in bandwidth as well as in what they learned. This engine
-computes the rule once, from all the rows, and fits every fold model (as the
-generic engine does) with that bandwidth fixed.
+The default density of :class:`~skmem.SampledDensity` standardizes the
+numbers by the training rows and picks its widths by the leave-one-out
+likelihood of the model's samples. Fitted per fold, every model would choose
+its own, so models that trained on a record and models that held it out would
+differ in widths as well as in what they learned. This engine fixes them once:
+the standardization and categories from all the rows, the widths from a pilot
+model trained on all of them (one more generator fit than the plan's models),
+and fits every fold model (as the generic engine does) with them fixed.
 """
 
 from .generic import GenericEngine
@@ -28,6 +30,7 @@ class SampledDensityEngine(GenericEngine):
         return None
 
     def compute(self, estimator, X, plan):
-        from .._sampled import with_fixed_bandwidth
+        from .._sampled import pilot_seed, with_fixed_bandwidth
 
-        return super().compute(with_fixed_bandwidth(estimator, X), X, plan)
+        fixed = with_fixed_bandwidth(estimator, X, random_state=pilot_seed(plan))
+        return super().compute(fixed, X, plan)

@@ -28,6 +28,7 @@ operation too finely to keep two cores busy, while two processes do.
 import math
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 from joblib import effective_n_jobs
@@ -36,6 +37,7 @@ from sklearn.utils.validation import check_array
 
 from .._memory import budget_bytes, rows_per_block
 from ._base import cache_row, check_model_rows
+from ._progress import FileProgress
 from .generic import SeparateModelsEngine, progress_bar
 
 
@@ -192,8 +194,16 @@ class TorchEnsembleEngine(SeparateModelsEngine):
             )
         in_process = not remote and (per_device or n_workers == 1)
         bar = progress_bar(
-            len(todo) * estimator.max_epochs, self.verbose, unit="model-epoch"
+            len(todo) * estimator.max_epochs,
+            self.verbose,
+            unit="model-epoch",
+            desc="model-epochs trained",
         )
+        # Worker processes on this machine count their epochs in files that a
+        # thread here reads, so that the bar moves from the first epoch; a
+        # cluster's workers move it as each group ends.
+        local_workers = not in_process and not remote
+        files = FileProgress(bar) if self.verbose and local_workers else None
         data_cache = {} if in_process else None
         tasks = (
             delayed(_fit_group)(
@@ -208,7 +218,11 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                 None if self.cache is None else self.cache.for_workers,
                 [keys[k] for k in group],
                 device=None if remote else group_devices[g],
-                progress=bar.update if in_process else None,
+                progress=bar.update
+                if in_process
+                else None
+                if files is None
+                else files.counter(g),
                 data_cache=data_cache,
             )
             for g, group in enumerate(groups)
@@ -223,7 +237,7 @@ class TorchEnsembleEngine(SeparateModelsEngine):
         # With a thread-based joblib backend the groups share this process's
         # torch: one thread each, restored once all are done.
         threads = 1 if n_workers > 1 and not per_device else n_jobs
-        with bar, training.torch_threads(threads):
+        with bar, files or nullcontext(), training.torch_threads(threads):
             for g, (group, (members, rows)) in enumerate(
                 zip(groups, parallel(tasks), strict=True)
             ):
@@ -232,7 +246,9 @@ class TorchEnsembleEngine(SeparateModelsEngine):
                     if self.cache is not None:
                         self.cache.keep(keys[k], member, cache_row(rows[:, j]))
                 log_likelihoods[:, group] = rows
-                if not in_process:
+                if files is not None:
+                    files.done(g, len(group) * estimator.max_epochs)
+                elif not in_process:
                     bar.update(len(group) * estimator.max_epochs)
                 if self.verbose:
                     bar.write(

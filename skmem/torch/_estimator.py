@@ -418,7 +418,13 @@ class TorchDensity(DensityMixin, BaseEstimator):
             precision=self.precision,
             progress=progress,
             data_cache=data_cache,
+            eval_noise_seed=self._eval_noise_seed(),
         )
+
+    def _eval_noise_seed(self):
+        """The seed of the fixed evaluation noise of every model, or None: each
+        model draws its own from its seed."""
+        return None
 
     def _set_trained(self, trained, device, n_features):
         self.module_ = trained.module

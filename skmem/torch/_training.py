@@ -581,6 +581,7 @@ def train(
     log_prefix="",
     precision="float32",
     progress=None,
+    eval_noise_seed=None,
 ):
     """Train one model per entry of ``train_indices`` in lockstep.
 
@@ -607,6 +608,10 @@ def train(
         see :func:`matmul_precision` for the global setting around it.
     progress : callable or None, default=None
         ``progress(n_models)`` after every epoch (a tqdm bar's ``update``).
+    eval_noise_seed : int or None, default=None
+        The seed of every model's fixed evaluation noise, in place of one
+        drawn from its generator: models that share it are scored on common
+        random numbers.
 
     Returns
     -------
@@ -620,6 +625,8 @@ def train(
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     modules = [build(g) for g in generators]
     noise_seeds = [draw_seed(g) for g in generators]
+    if eval_noise_seed is not None:  # drawn all the same: the streams stay as they are
+        noise_seeds = [int(eval_noise_seed)] * n_models
     noise_shape = getattr(modules[0], "loss_noise_shape", None)
     group = group_class(modules).to(device)
     group.train(True)
