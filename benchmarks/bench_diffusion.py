@@ -10,8 +10,8 @@ log-probabilities of the levels), K folds. Prints, from one run:
 - how the bound's own Monte Carlo noise enters M: the fold models are scored
   again with independent draws, and ``RMSE_MC = rms(M_a - M_b) / sqrt(2)`` is
   the RMSE of M due to the draws alone, at ``n_mc_samples`` and at 4 times as
-  many, with the draws shared by the fold models (``mc_seed``, the default) and
-  with a seed of each model's own, beside the spread of M over rows.
+  many, with the draws shared by the fold models (``mc_seed=0``) and with a
+  seed of each model's own (the default), beside the spread of M over rows.
 
     python benchmarks/bench_diffusion.py [--n 1797] [--cv 10] [--epochs 5]
         [--mc 64] [--hidden 256 256] [--device cpu|cuda] [--dataset digits|mnist]
@@ -50,13 +50,13 @@ def run(model, X, cv, engine, seed):
 
 
 def rescored(scorer, X, n_mc, offset, shared):
-    """Every fold model's log-likelihoods on other draws: the noise seed moved,
-    by the same amount for every model (``shared``: common random numbers, as
-    ``mc_seed`` gives) or to a seed of each model's own (``mc_seed=None``)."""
+    """Every fold model's log-likelihoods on other draws: one seed for every
+    model (``shared``: common random numbers, as ``mc_seed=<int>`` gives), or
+    each model's own seed moved by ``offset`` (``mc_seed=None``)."""
     rows = []
-    for k, estimator in enumerate(scorer.estimators_):
+    for estimator in scorer.estimators_:
         other = copy.copy(estimator)
-        other.noise_seed_ = estimator.noise_seed_ + offset + (0 if shared else 7919 * k)
+        other.noise_seed_ = offset if shared else estimator.noise_seed_ + offset
         other.n_mc_samples = n_mc
         rows.append(other.score_samples(X))
     return np.vstack(rows)
