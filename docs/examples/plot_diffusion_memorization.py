@@ -157,25 +157,25 @@ print(f"canary AUC of M among the rows: {roc_auc_score(is_canary, M):.3f}")
 # ================= ====== ======== ============ ================= =================
 # statistic         attack AUC, all TPR@1%, all  AUC, canary pairs TPR@1%, canaries
 # ================= ====== ======== ============ ================= =================
-# log p (the bound) raw    0.543    0.011        1.000             0.987
-# log p (the bound) LiRA   0.589    0.034        1.000             1.000
+# log p (the bound) raw    0.529    0.011        1.000             0.981
+# log p (the bound) LiRA   0.531    0.021        1.000             1.000
 # minus the loss    raw    0.545    0.010        0.982             0.730
 # minus the loss    LiRA   0.596    0.031        0.999             0.987
 # ================= ====== ======== ============ ================= =================
 #
 # The LiRA row of log p is ``scorer.membership_audit()``. On the canaries'
-# pairs the bound tells membership best (TPR 0.99 at 1 % FPR raw, against
+# pairs the bound tells membership best (TPR 0.98 at 1 % FPR raw, against
 # 0.73 for the raw loss, the attack of Carlini et al. and SecMI); calibrated
 # against the other repeats, both are near perfect. Over all pairs, mostly
-# the digits, which this model hardly memorizes, the two calibrated signals
-# are about as strong (AUC 0.589 and 0.596, TPR 0.034 and 0.031). Per
+# the digits, which this model hardly memorizes, the calibrated loss is a
+# little stronger (AUC 0.596 against 0.531, TPR 0.031 against 0.021). Per
 # sample, M, the loss gap (mean out-model minus mean in-model loss) and the
 # out-model loss alone all rank the 20 canaries first (AUC 1.000), but the
 # out-model loss does so because canaries are atypical, not because they
 # are memorized; M and the gap are the differences that measure
 # memorization. (``python benchmarks/validate_diffusion.py --parts
-# canaries`` on the same run: all 20 canaries and 9 of the 1,797 digits
-# flagged at FDR 5 %.)
+# canaries`` on the same run: 19 of the 20 canaries and 1 of the 1,797
+# digits flagged at FDR 5 %.)
 #
 # The nearest-neighbour test against M
 # ------------------------------------
@@ -202,11 +202,11 @@ fig.tight_layout()
 # At full size (``python benchmarks/bench_diffusion_findings.py --parts nn``,
 # the canary run above, 1,635 training rows of the first fold model of which
 # 15 canaries, as many samples) the nearest-neighbour ratio barely agrees
-# with M (Spearman +0.01, top-50 overlap 0.02) and misses the canaries
+# with M (Spearman -0.01, top-50 overlap 0.06) and misses the canaries
 # altogether: their AUC among the training rows is 0.265 for the ratio and
 # 1.000 for M, and none of the 15 rows of highest ratio is a canary, all 15 of
 # the highest M are. The model memorized the canaries in its likelihood (a
-# median M of 87 nats), yet its samples never come near them (the nearest
+# median M of 82 nats), yet its samples never come near them (the nearest
 # sample to a canary lies at a median L2 distance of 55 levels, to a digit
 # 22): as the paper found for VAEs, copying in samples and memorization in
 # the likelihood are different things, and the nearest-neighbour test sees
