@@ -77,7 +77,8 @@ fig.tight_layout()
 # At full size (``python benchmarks/bench_diffusion_findings.py --parts
 # transition``: MLP 256-256, 2000 steps of batch 64 at every size, cv=5, the
 # last size all 1,797 digits; the NN ratio is that of the first fold model's
-# samples, see the last section) the figures were:
+# samples, see the last section; measured with the draws shared by the fold
+# models, ``mc_seed=0``, the default at the time) the figures were:
 #
 # ====== ======= ======= ===== ============ ============== ================
 # N      trained mean M  q95 M M (bits/dim) held-out (bpd) NN ratio > 1
