@@ -254,7 +254,11 @@ def test_trained_bound_lies_below_and_close_to_the_exact_log_density():
         n_mc_samples=256,
         random_state=0,
     ).fit(X)
-    bound, std = model.score_samples(X_test, return_std=True)
+    # Many draws: the draws are heavy-tailed, and 256 leave the mean bound
+    # about 0.05 nats from its limit here.
+    bound, std = model.set_params(n_mc_samples=4096).score_samples(
+        X_test, return_std=True
+    )
     exact = multivariate_normal(cov=cov).logpdf(X_test).mean()
     start = multivariate_normal(cov=np.eye(2)).logpdf(X_test).mean()
     gap = exact - bound.mean()
