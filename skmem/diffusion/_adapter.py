@@ -121,17 +121,3 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
         return self.denoise(z, lam) - reference_denoiser(
             z, lam, self.loc, self.log_scale
         )
-
-    def loss(self, x, noise):
-        return self.negative_elbo(x, noise)
-
-    def log_likelihood(self, x, noise):
-        return self.log_likelihood_draws(x, noise).mean(-1)
-
-    def log_likelihood_draws(self, x, noise):
-        if self.likelihood == "ode":
-            from ._ode import ode_log_likelihood
-
-            tol = self.ode_tolerance
-            return ode_log_likelihood(self, x, noise, rtol=tol, atol=tol)
-        return self.elbo_draws(x, noise)

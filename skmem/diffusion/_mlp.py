@@ -79,21 +79,6 @@ class EnsembleDiffusionMLP(DiffusionObjectives, nn.Module):
         out = self.network(inputs.reshape(E, -1, inputs.shape[-1]))
         return out.reshape(*z.shape[:-1], D)
 
-    def loss(self, x, noise):
-        return self.negative_elbo(x, noise)
-
-    def log_likelihood(self, x, noise):
-        return EnsembleDiffusionMLP.log_likelihood_draws(self, x, noise).mean(-1)
-
-    def log_likelihood_draws(self, x, noise):
-        """Each draw's estimate, (E, N, J): the bound, or the ODE's log p(x)."""
-        if self.likelihood == "ode":
-            from ._ode import ode_log_likelihood
-
-            tol = self.ode_tolerance
-            return ode_log_likelihood(self, x, noise, rtol=tol, atol=tol)
-        return self.elbo_draws(x.expand(self.n_models, *x.shape), noise)
-
     def reset_parameters(self, generator):
         """Initial weights from ``generator``; the last layer starts at zero, so
         that a new model is its Gaussian reference."""
@@ -182,9 +167,6 @@ class DiffusionMLPModule(EnsembleDiffusionMLP):
 
     def loss(self, x, noise):
         return super().loss(x[None], noise[None])[0]
-
-    def log_likelihood(self, x, noise):
-        return self.log_likelihood_draws(x, noise).mean(-1)
 
     def log_likelihood_draws(self, x, noise):
         return super().log_likelihood_draws(x, noise[None])[0]

@@ -244,6 +244,23 @@ class DiffusionObjectives:
         """The mean of :meth:`elbo_draws` over the draws: (..., N) in float64."""
         return self.elbo_draws(x, noise).mean(-1)
 
+    # -- the TorchDensity module contract ----------------------------------------
+    def loss(self, x, noise):
+        return self.negative_elbo(x, noise)
+
+    def log_likelihood(self, x, noise):
+        return self.log_likelihood_draws(x, noise).mean(-1)
+
+    def log_likelihood_draws(self, x, noise):
+        """Each draw's estimate for rows x (N, D) shared by the models of
+        noise (..., J, width): (..., N, J), the bound or the ODE's log p(x)."""
+        if self.likelihood == "ode":
+            from ._ode import ode_log_likelihood
+
+            tol = self.ode_tolerance
+            return ode_log_likelihood(self, x, noise, rtol=tol, atol=tol)
+        return self.elbo_draws(x.expand(*noise.shape[:-2], *x.shape[-2:]), noise)
+
 
 def _align(t, ndim):
     """(..., D) model parameters against (..., N, [J,] D) rows: insert the row axes."""

@@ -110,15 +110,6 @@ class DiffusionUNetModule(DiffusionObjectives, nn.Module):
             z, lam
         )
 
-    def loss(self, x, noise):
-        return self.negative_elbo(x, noise)
-
-    def log_likelihood(self, x, noise):
-        return self.elbo(x, noise)
-
-    def log_likelihood_draws(self, x, noise):
-        return self.elbo_draws(x, noise)
-
     def reset_parameters(self, generator):
         """``nn.Conv2d``'s and ``nn.Linear``'s initial ranges, from ``generator``;
         the last layer at zero, so that a new model is its Gaussian reference."""
