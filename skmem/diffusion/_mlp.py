@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from ..vae._model import EnsembleMLP
+from ..vae._model import EnsembleMLP, _copy_members
 from ._objectives import DiffusionObjectives
 
 N_FREQUENCIES = 8  # Fourier features of the log-SNR: sin and cos of pi k tau
@@ -121,17 +121,6 @@ def _empty_like(module, device, n_models=None):
                 module.n_features, module.hidden_layer_sizes, n_models, **options
             )
     return empty.to_empty(device=device)
-
-
-@torch.no_grad()
-def _copy_members(target, source, pairs):
-    """Copy member ``j`` of ``source`` into member ``i`` of ``target``: its
-    parameters and its buffers (the importance distribution's history)."""
-    targets = [*target.parameters(), *target.buffers()]
-    sources = [*source.parameters(), *source.buffers()]
-    for t, s in zip(targets, sources, strict=True):
-        for i, j in pairs:
-            t[i].copy_(s[j])
 
 
 class DiffusionMLPModule(EnsembleDiffusionMLP):

@@ -256,8 +256,11 @@ def _empty_like(module, device, n_models=None):
 
 @torch.no_grad()
 def _copy_members(target, source, pairs):
-    """Copy member ``j`` of ``source`` into member ``i`` of ``target``."""
-    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+    """Copy member ``j`` of ``source`` into member ``i`` of ``target``: its
+    parameters and its buffers (for a module that keeps state in them)."""
+    targets = [*target.parameters(), *target.buffers()]
+    sources = [*source.parameters(), *source.buffers()]
+    for t, s in zip(targets, sources, strict=True):
         for i, j in pairs:
             t[i].copy_(s[j])
 
