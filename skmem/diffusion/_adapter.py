@@ -78,18 +78,19 @@ class AdaptedDenoiserModule(DiffusionObjectives, nn.Module):
     ):
         super().__init__()
         self.net = denoiser(**(denoiser_params or {}))
-        self.n_features = n_features
         self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.n_levels = n_levels
-        self.logit_alpha = logit_alpha
-        self.likelihood = likelihood
-        self.ode_tolerance = ode_tolerance
-        self.time_sampling = time_sampling
         log_snr = torch.as_tensor(np.asarray(log_snr), dtype=torch.float32)
         # Increasing in -lam, for searchsorted; the timesteps are 0..T-1.
         self.register_buffer("neg_log_snr", -log_snr, persistent=False)
-        self.log_snr_range = (float(log_snr[-1]), float(log_snr[0]))
-        self.loss_noise_shape = (self.noise_width(),)
+        self.keep_options(
+            n_features,
+            (float(log_snr[-1]), float(log_snr[0])),
+            n_levels,
+            logit_alpha,
+            likelihood,
+            ode_tolerance,
+            time_sampling,
+        )
         self.register_buffer("loc", torch.zeros(n_features), persistent=False)
         self.register_buffer("log_scale", torch.zeros(n_features), persistent=False)
         self.register_proposal()

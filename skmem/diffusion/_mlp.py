@@ -53,16 +53,17 @@ class EnsembleDiffusionMLP(DiffusionObjectives, nn.Module):
         time_sampling="uniform",
     ):
         super().__init__()
-        self.likelihood = likelihood
-        self.ode_tolerance = ode_tolerance
-        self.time_sampling = time_sampling
-        self.n_features = n_features
+        self.keep_options(
+            n_features,
+            log_snr_range,
+            n_levels,
+            logit_alpha,
+            likelihood,
+            ode_tolerance,
+            time_sampling,
+        )
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
         self.n_models = n_models
-        self.log_snr_range = tuple(float(v) for v in log_snr_range)
-        self.n_levels = n_levels
-        self.logit_alpha = logit_alpha
-        self.loss_noise_shape = (self.noise_width(),)
         width = n_features + 1 + 2 * N_FREQUENCIES
         sizes = [width, *self.hidden_layer_sizes, n_features]
         self.network = EnsembleMLP(sizes, n_models, activation="silu")

@@ -161,6 +161,27 @@ class DiffusionObjectives:
     dequantization (uniforms through the normal CDF).
     """
 
+    def keep_options(
+        self,
+        n_features,
+        log_snr_range,
+        n_levels,
+        logit_alpha,
+        likelihood,
+        ode_tolerance,
+        time_sampling,
+    ):
+        """Keep the settings every diffusion module has, and the width of the
+        training noise they give."""
+        self.n_features = n_features
+        self.log_snr_range = tuple(float(v) for v in log_snr_range)
+        self.n_levels = n_levels
+        self.logit_alpha = logit_alpha
+        self.likelihood = likelihood
+        self.ode_tolerance = ode_tolerance
+        self.time_sampling = time_sampling
+        self.loss_noise_shape = (self.noise_width(),)
+
     def noise_width(self):
         return 1 + self.n_features * (2 if self.n_levels else 1)
 

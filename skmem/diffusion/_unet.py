@@ -66,15 +66,16 @@ class DiffusionUNetModule(DiffusionObjectives, nn.Module):
         super().__init__()
         self.input_shape = tuple(input_shape)
         channels = self.input_shape[0]
-        self.n_features = int(torch.Size(self.input_shape).numel())
+        self.keep_options(
+            int(torch.Size(self.input_shape).numel()),
+            log_snr_range,
+            n_levels,
+            logit_alpha,
+            likelihood,
+            ode_tolerance,
+            time_sampling,
+        )
         self.n_filters = n_filters
-        self.log_snr_range = tuple(float(v) for v in log_snr_range)
-        self.n_levels = n_levels
-        self.logit_alpha = logit_alpha
-        self.likelihood = likelihood
-        self.ode_tolerance = ode_tolerance
-        self.time_sampling = time_sampling
-        self.loss_noise_shape = (self.noise_width(),)
         f = n_filters
         n_time = 1 + 2 * N_FREQUENCIES
         self.time1 = nn.Linear(n_time, f)
