@@ -67,15 +67,6 @@ def is_mixed(X):
     return dtype is not None and dtype.kind in "OUSb"
 
 
-def categoricals_as_objects(X):
-    """``X`` with pandas' categorical columns as objects, for ``check_array``
-    (which would try to cast a categorical DataFrame to numbers)."""
-    if not isinstance(X, pd.DataFrame):
-        return X
-    columns = [c for c, t in X.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
-    return X.astype(dict.fromkeys(columns, object)) if columns else X
-
-
 def _robust_spread(values):
     std = values.std()
     q75, q25 = np.percentile(values, [75, 25])

@@ -196,3 +196,19 @@ def check_no_missing(X, *, columns=None, hint="", describe_row=None):
 
 def _is_inf(value):
     return isinstance(value, float | np.floating) and abs(value) == np.inf
+
+
+def categoricals_as_objects(X):
+    """``X`` with pandas' categorical columns as objects, for ``check_array``
+    (which would try to cast a categorical DataFrame to numbers).
+
+    pandas is not imported for it: a DataFrame can only come with pandas
+    loaded already.
+    """
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return X
+    columns = [c for c, t in X.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
+    return X.astype(dict.fromkeys(columns, object)) if columns else X

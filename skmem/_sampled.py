@@ -22,16 +22,16 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._memory import budget_bytes, rows_per_block
 from ._mixed import (
     ProductKernelDensity,
     TableEncoder,
-    categoricals_as_objects,
     is_mixed,
 )
+from ._rows import categoricals_as_objects
 from ._splits import MAX_SEED
 from .engines.generic import set_random_states
 from .engines.kde import _exp_shifted, _log_kernel_block, _Points, log_kernel_norm
@@ -278,13 +278,10 @@ class SampledDensity(BaseEstimator):
         "generator": [HasMethods(["fit", "sample"])],
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "density": [HasMethods(["fit", "score_samples"]), None],
-        "bandwidth": [
-            Interval(Real, 0, None, closed="neither"),
-            StrOptions({"likelihood", "scott"}),
-        ],
-        "category_bandwidth": [
-            Interval(Real, 0, 1, closed="right"),
-            StrOptions({"likelihood"}),
+        # Passed on to the default density, and checked as it checks them.
+        "bandwidth": ProductKernelDensity._parameter_constraints["bandwidth"],
+        "category_bandwidth": ProductKernelDensity._parameter_constraints[
+            "category_bandwidth"
         ],
         "random_state": ["random_state"],
     }

@@ -22,7 +22,11 @@ from ._inference import fdr_mask
 from ._memory import available_bytes
 from ._reliability import repeat_groups, split_half_reliability
 from ._result import MIN_REPEATS_FOR_TESTS, _why_no_tests, build_result
-from ._rows import check_no_missing, mean_over_matching_rows
+from ._rows import (
+    categoricals_as_objects,
+    check_no_missing,
+    mean_over_matching_rows,
+)
 from ._splits import make_split_plan, resolve_cv
 from .engines import ENGINES, select_engine
 from .engines._base import estimator_checkpoints
@@ -696,7 +700,7 @@ class MemorizationScorer(BaseEstimator):
         scikit-learn's message, where the estimator's tags do not accept it.
         """
         checked = check_array(
-            _categoricals_as_objects(X),
+            categoricals_as_objects(X),
             accept_sparse=_input_tag(estimator, "sparse"),
             dtype=None,
             ensure_all_finite=False,
@@ -781,18 +785,6 @@ class MemorizationScorer(BaseEstimator):
             held_out[~seen] = self._ensemble(unseen)
         held_out = held_out[~np.isnan(held_out)]
         return float(held_out.mean()) if held_out.size else float("nan")
-
-
-def _categoricals_as_objects(X):
-    """``X`` with pandas' categorical columns as objects, for ``check_array``
-    (which would try to cast a categorical DataFrame to numbers)."""
-    import sys
-
-    pd = sys.modules.get("pandas")
-    if pd is None or not isinstance(X, pd.DataFrame):
-        return X
-    columns = [c for c, t in X.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
-    return X.astype(dict.fromkeys(columns, object)) if columns else X
 
 
 def _input_tag(estimator, name):
