@@ -323,50 +323,59 @@ def data_copying_test(
 
 
 # Tiles of 32 rows x 8192 samples (1 MiB of float32) stay in cache between
-# the product and the two passes over it.
+# the product and the passes over it.
 _TILE_ROWS, _TILE_COLUMNS = 32, 8192
 
 
 def _tile_nearest_and_count(A, B_t, sq_b, limit, columns, A64, B64, margin):
     """Running nearest column and count below ``limit`` for rows ``A``.
 
-    The float32 products screen; every column within ``margin`` (the float32
-    rounding of a squared distance) of a row's least in its tile is then
-    measured in float64, so that the nearest column and its distance are
-    exact even among near-ties (copies a hair apart).
+    ``A`` holds the rows times -2, so that one product and one addition give
+    ``|b|^2 - 2 a.b``. The float32 values screen; a row whose runner-up in a
+    tile lies within ``margin`` (the float32 rounding of a squared distance)
+    of its least has all its candidates measured again in float64, so that
+    the nearest column and its distance are exact even among near-ties
+    (copies a hair apart). Only rows whose least lies below their ``limit``
+    are counted. Each pass over a tile is a single reduction: the product
+    dominates, as it must.
     """
     n, m = len(A), B_t.shape[1]
     best = np.full(n, np.inf)
     nearest = np.zeros(n, dtype=np.intp)
     n_closer = np.zeros(n, dtype=np.intp)
     product = np.empty((_TILE_ROWS, columns), dtype=np.float32)
-    below = np.empty((_TILE_ROWS, columns), dtype=bool)
     for c0 in range(0, m, columns):
         c1 = min(c0 + columns, m)
         part, sq_part = B_t[:, c0:c1], sq_b[c0:c1]
         for r0 in range(0, n, _TILE_ROWS):
             r1 = min(r0 + _TILE_ROWS, n)
+            rows = np.arange(r1 - r0)
             d2 = product[: r1 - r0, : c1 - c0]
             np.matmul(A[r0:r1], part, out=d2)
-            d2 *= -2.0
             d2 += sq_part
-            least = d2.min(axis=1)
-            rows, cols = np.nonzero(d2 <= (least + margin[r0:r1])[:, None])
-            diff = A64[r0 + rows] - B64[c0 + cols]
-            exact = np.einsum("ij,ij->i", diff, diff)
-            # Per row, its least exact value among its candidates.
-            order = np.lexsort((exact, rows))
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = rows[order][1:] != rows[order][:-1]
-            pick = order[first]
-            r, value, col = rows[pick] + r0, exact[pick], cols[pick] + c0
-            better = value < best[r]
-            best[r[better]] = value[better]
-            nearest[r[better]] = col[better]
+            col = d2.argmin(axis=1)
+            least = d2[rows, col]
             if limit is not None:
-                mask = below[: r1 - r0, : c1 - c0]
-                np.less(d2, limit[r0:r1, None], out=mask)
-                n_closer[r0:r1] += np.count_nonzero(mask, axis=1)
+                counted = np.flatnonzero(least < limit[r0:r1])
+                if counted.size:
+                    n_closer[r0 + counted] += np.count_nonzero(
+                        d2[counted] < limit[r0 + counted, None], axis=1
+                    )
+            # The runner-up of each row says whether float32 can decide.
+            d2[rows, col] = np.inf
+            tied = np.flatnonzero(d2.min(axis=1) <= least + margin[r0:r1])
+            diff = A64[r0:r1] - B64[c0 + col]
+            value = np.einsum("ij,ij->i", diff, diff)
+            for t in tied:
+                d2[t, col[t]] = least[t]
+                cols = np.flatnonzero(d2[t] <= least[t] + margin[r0 + t])
+                diff = A64[r0 + t] - B64[c0 + cols]
+                exact = np.einsum("ij,ij->i", diff, diff)
+                pick = int(np.argmin(exact))  # the first of exact ties
+                col[t], value[t] = cols[pick], exact[pick]
+            better = value < best[r0:r1]
+            best[r0:r1][better] = value[better]
+            nearest[r0:r1][better] = col[better] + c0
     return nearest, n_closer
 
 
@@ -384,7 +393,7 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     center = Y.mean(axis=0)
     A64 = X - center
     B = Y - center
-    A = A64.astype(np.float32)
+    A = (-2.0 * A64).astype(np.float32)
     sq_b = np.einsum("ij,ij->i", B, B)
     sq_a = np.einsum("ij,ij->i", A64, A64)
     # Twice the float32 rounding of |b|^2 - 2 a.b, with room (it grows with
@@ -399,7 +408,8 @@ def _nearest_and_count(X, Y, radius, working_memory, n_jobs):
     limit = None
     if radius is not None:
         limit = (radius**2 - sq_a).astype(np.float32)
-    # Each thread holds a tile of float32 and one of bool.
+    # Each thread holds a tile of float32, and the comparison of the rows it
+    # counts.
     columns = int(
         min(_TILE_COLUMNS, max(1, working_memory * 2**20 // (5 * _TILE_ROWS)))
     )

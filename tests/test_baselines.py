@@ -215,3 +215,29 @@ def test_a_sample_exactly_as_far_as_the_nearest_holdout_is_not_closer():
         assert result.n_closer.tolist() == [1, 0]
         assert result.distance_to_generated.tolist() == [1.0, 3.0]
         assert result.distance_to_holdout.tolist() == [5.0, 3.0]
+
+
+def test_the_nearest_of_copies_a_hair_apart_is_exact():
+    # Records far from the origin, each with two samples 1e-4 and 2e-4 away
+    # (shuffled): squared distances of 1e-8 against |x|^2 of 1e4, far below
+    # float32's resolution, so float32 alone cannot tell them apart. The
+    # nearest must be the 1e-4 copy, at exactly its float64 distance, in
+    # every tiling.
+    rng = np.random.RandomState(11)
+    X_train = 100 + rng.normal(size=(70, 3))
+    direction = rng.normal(size=(70, 3))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    near, far = X_train + 1e-4 * direction, X_train + 2e-4 * direction
+    X_generated = np.vstack([far, near, 100 + rng.normal(size=(30, 3))])
+    order = rng.permutation(len(X_generated))
+    X_generated = X_generated[order]
+    position = np.argsort(order)
+    X_holdout = 100 + rng.normal(size=(40, 3))
+    d_gen = np.sqrt(((X_train[:, None] - X_generated[None]) ** 2).sum(-1))
+    for options in ({}, {"working_memory": 1e-4, "n_jobs": 2}):
+        result = closest_record_distances(X_train, X_generated, X_holdout, **options)
+        np.testing.assert_array_equal(result.nearest_generated, position[70:140])
+        np.testing.assert_allclose(
+            result.distance_to_generated, d_gen.min(1), rtol=1e-9
+        )
+        assert (result.n_closer >= 2).all()
