@@ -513,14 +513,25 @@ figcaption { font-size: 0.95em; color: #444; }
 
 
 def write_report(
-    out, rows, figures, *, title, takeaway=(), notes=(), settings=None, details=()
+    out,
+    rows,
+    figures,
+    *,
+    title,
+    takeaway=(),
+    notes=(),
+    settings=None,
+    details=(),
+    tables=(),
 ):
     """``index.html`` under ``out``, with the figures' PNG files embedded.
 
     ``figures``: ``(filename, caption)`` pairs of PNG files already in ``out``
     (see :mod:`skmem._cli.figures`). ``takeaway``: plain sentences shown first;
     ``notes``: paragraphs of method, shown after the results; ``settings`` a
-    dict shown as a table; ``details`` lines shown after the model table.
+    dict shown as a table; ``details`` lines shown after the model table;
+    ``tables``: ``(heading, paragraph, header, rows)`` shown after them (see
+    :func:`records_table`).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -546,6 +557,11 @@ def write_report(
     details_html = ""
     if details:
         details_html = "<pre>" + html.escape("\n".join(details)) + "</pre>"
+    tables_html = "".join(
+        f"<h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>"
+        f'<div class="scroll">{_html_table(header, body)}</div>'
+        for heading, text, header, body in tables
+    )
     figures_html = ""
     for filename, caption in figures:
         data = base64.b64encode((out / filename).read_bytes()).decode("ascii")
@@ -566,6 +582,7 @@ def write_report(
 <h2>Models</h2>
 <div class="scroll">{table}</div>
 {details_html}
+{tables_html}
 {figures_html}
 {method_html}
 {settings_html}
@@ -575,9 +592,82 @@ def write_report(
     return out / "index.html"
 
 
+# The per-record columns of scores.csv that the report's table shows.
+RECORD_COLUMNS = (
+    "index",
+    "score",
+    "ci_low",
+    "ci_high",
+    "pvalue",
+    "memorized",
+    "distance_to_synthetic",
+    "distance_to_holdout",
+    "n_synthetic_closer",
+)
+
+
+def records_table(columns, *, top=20):
+    """The report's per-record risk table: ``(heading, paragraph, header,
+    rows)`` for the ``top`` records by memorization score (NaN last), from
+    the columns of ``scores.csv`` (:func:`per_sample_columns` and the distance
+    columns of sampled generators), which hold every record."""
+    names = [c for c in RECORD_COLUMNS if c in columns]
+    M = np.asarray(columns["score"][0], dtype=float)
+    order = np.argsort(np.where(np.isnan(M), np.inf, -M), kind="stable")[:top]
+    rows = [[columns[c][0][i] for c in names] for i in order]
+    header = ["record" if c == "index" else c for c in names]
+    text = (
+        f"The {len(rows)} records with the highest memorization score "
+        f"(of {len(M)}); scores.csv has every record. "
+    )
+    if "distance_to_synthetic" in columns:
+        text += (
+            "distance_to_synthetic and distance_to_holdout: to the closest "
+            "sample of a model trained on the record and to the closest of "
+            "that model's held-out rows; n_synthetic_closer: the samples "
+            "closer than that held-out row (each a mean over the models that "
+            "trained on the record). A record with samples closer than any "
+            "fresh record is a candidate copy."
+        )
+    return "Records", text, header, rows
+
+
+def closer_share_table(copies):
+    """The report's table of each fold model's share of samples closer to its
+    training rows than to its held-out rows, from
+    :meth:`~skmem.MemorizationScorer.data_copying`, or None without it."""
+    share = getattr(copies, "closer_to_training", None)
+    if share is None or not len(share):
+        return None
+    ci, chance = copies.closer_to_training_ci, copies.closer_to_training_chance
+    above = int(np.sum(ci[:, 0] > chance))
+    text = (
+        "Each fold model's samples: the share closer to its training rows than "
+        "to its held-out rows, with its 95 % interval (samples that share a "
+        "nearest record counted together), beside the share a model that "
+        f"never saw the rows gets. {above} of {len(share)} models lie above "
+        "it; a copier's share is near 1."
+    )
+    rows = [
+        [k, float(share[k]), f"{ci[k, 0]:.3f} to {ci[k, 1]:.3f}", float(chance[k])]
+        for k in range(len(share))
+    ]
+    header = ["model", "closer to training", "95 % interval", "chance"]
+    return "Samples closer to training", text, header, rows
+
+
 def _short(row, width=4):
-    values = ", ".join(f"{v:.3g}" for v in row[:width])
+    values = ", ".join(_cell(v) for v in row[:width])
     return f"[{values}{', ...' if len(row) > width else ''}]"
+
+
+def _cell(value):
+    """A record's value as the copying lines show it: 3 digits for numbers."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.number)
+    ):
+        return str(value)
+    return f"{value:.3g}"
 
 
 def copies_lines(scorer, *, top=5, n_generated=1000, index=None):
@@ -595,7 +685,7 @@ def copies_lines(scorer, *, top=5, n_generated=1000, index=None):
         return ["", f"Data-copying test not run: {str(exc).splitlines()[0]}"]
     M = scorer.memorization_scores_
     order = np.argsort(np.where(np.isnan(M), np.inf, -M), kind="stable")[:top]
-    X = np.asarray(scorer._fit_X, dtype=np.float64)
+    X = np.asarray(scorer._fit_X, dtype=object)
     stats = ", ".join(f"{s:.1f}" for s in copies.statistics)
     lines = [
         "",

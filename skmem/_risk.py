@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
 from sklearn import get_config
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["record_risk"]
@@ -29,12 +30,35 @@ def _wilson_effective(share, n_effective, confidence):
     return float(max(center - half, 0.0)), float(min(center + half, 1.0))
 
 
-def _closer_share_ci(closer, nearest_record, n_records, confidence):
+def synthetic_side(synthetic, train, holdout, working_memory, n_jobs):
+    """Per synthetic row (float arrays): its distance to the closest training
+    and held-out records, whether it is closer to training, and its nearest
+    record, numbered over training then held-out records."""
+    from .baselines import _nearest_and_count
+
+    nearest_train, to_train, _ = _nearest_and_count(
+        synthetic, train, None, working_memory, n_jobs
+    )
+    nearest_holdout, to_holdout, _ = _nearest_and_count(
+        synthetic, holdout, None, working_memory, n_jobs
+    )
+    closer = to_train < to_holdout
+    return Bunch(
+        to_train=to_train,
+        to_holdout=to_holdout,
+        closer=closer,
+        nearest_record=np.where(closer, nearest_train, len(train) + nearest_holdout),
+        n_records=len(train) + len(holdout),
+        chance=len(train) / (len(train) + len(holdout)),
+    )
+
+
+def closer_share_ci(synth, confidence):
     """Interval for the share of synthetic rows closer to training than to
     held-out records, valid across the split of the records.
 
-    A synthetic row is closer to training when its nearest record (among the
-    ``n_records`` training and held-out rows; ``nearest_record`` numbers it)
+    ``synth`` is :func:`synthetic_side`'s. A synthetic row is closer to
+    training when its nearest record (among the training and held-out rows)
     was trained on, so the rows that share a nearest record agree. For a
     synthesizer independent of the records, which records were trained on is
     a random split, and the share's variance is ``p (1 - p)`` times
@@ -46,10 +70,11 @@ def _closer_share_ci(closer, nearest_record, n_records, confidence):
     time at its 95 % level once the synthetic rows outnumber the records
     four times (``tests/test_risk.py``).
     """
+    closer, n_records = synth.closer, synth.n_records
     n = len(closer)
     if n == 0:
         return np.nan, np.nan
-    weight = np.bincount(nearest_record, minlength=n_records)
+    weight = np.bincount(synth.nearest_record, minlength=n_records)
     inverse_kish = float(np.sum(weight.astype(float) ** 2)) / n**2
     n_effective = min(n, 1.0 / max(inverse_kish - 1.0 / n_records, 1e-300))
     return _wilson_effective(float(np.mean(closer)), n_effective, confidence)
@@ -169,17 +194,7 @@ def record_risk(
         train, synthetic, to_holdout, working_memory, n_jobs
     )
     # The synthetic side: each row's closest training and held-out records.
-    synth_nearest_train, synth_to_train, _ = _nearest_and_count(
-        synthetic, train, None, working_memory, n_jobs
-    )
-    synth_nearest_holdout, synth_to_holdout, _ = _nearest_and_count(
-        synthetic, holdout, None, working_memory, n_jobs
-    )
-    closer = synth_to_train < synth_to_holdout
-    # Each synthetic row's nearest record, numbered over training then held-out.
-    nearest_record = np.where(
-        closer, synth_nearest_train, len(train) + synth_nearest_holdout
-    )
+    synth = synthetic_side(synthetic, train, holdout, working_memory, n_jobs)
     index = X_train.index if isinstance(X_train, pd.DataFrame) else None
     table = pd.DataFrame(
         {
@@ -192,7 +207,10 @@ def record_risk(
         index=index,
     )
     counts = {
-        "synthetic_closer_to_training": (int(np.count_nonzero(closer)), len(synthetic)),
+        "synthetic_closer_to_training": (
+            int(np.count_nonzero(synth.closer)),
+            len(synthetic),
+        ),
         "records_with_a_closer_synthetic_row": (
             int(np.count_nonzero(n_closer > 0)),
             len(train),
@@ -204,9 +222,7 @@ def record_risk(
     rows = []
     for name, (k, n) in counts.items():
         if name == "synthetic_closer_to_training":
-            low, high = _closer_share_ci(
-                closer, nearest_record, len(train) + len(holdout), confidence
-            )
+            low, high = closer_share_ci(synth, confidence)
         else:
             low, high = _wilson(k, n, confidence)
         rows.append({"share": k / n, "low": low, "high": high, "count": k, "of": n})
@@ -215,16 +231,14 @@ def record_risk(
     table.attrs["shares"] = shares
     table.attrs["synthetic"] = pd.DataFrame(
         {
-            "distance_to_training": synth_to_train,
-            "distance_to_holdout": synth_to_holdout,
-            "closer_to_training": closer,
-            "nearest_record": nearest_record,
+            "distance_to_training": synth.to_train,
+            "distance_to_holdout": synth.to_holdout,
+            "closer_to_training": synth.closer,
+            "nearest_record": synth.nearest_record,
         },
         index=X_synthetic.index if isinstance(X_synthetic, pd.DataFrame) else None,
     )
-    table.attrs["null_share_closer_to_training"] = len(train) / (
-        len(train) + len(holdout)
-    )
+    table.attrs["null_share_closer_to_training"] = synth.chance
     return table
 
 

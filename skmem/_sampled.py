@@ -524,6 +524,9 @@ def fold_data_copying(
     closest records alone: the test needs every k-means cell to hold
     held-out rows, which small folds may not.
     """
+    from sklearn import get_config
+
+    from ._risk import closer_share_ci, synthetic_side
     from .baselines import closest_record_distances, data_copying_test
 
     check_is_fitted(scorer)
@@ -557,6 +560,9 @@ def fold_data_copying(
         (n, d), None if mixed else np.nan, dtype=object if mixed else None
     )
     closest_distance = np.full(n, np.inf)
+    closer_share = np.empty(len(models))
+    closer_ci = np.empty((len(models), 2))
+    chance = np.empty(len(models))
     for k, model in enumerate(models):
         # A seed for the samples other than the model's own training seed.
         seed = np.random.RandomState(seeds[k]).randint(MAX_SEED)
@@ -577,6 +583,16 @@ def fold_data_copying(
         else:  # the closest records only
             statistics[k] = np.nan
         records = closest_record_distances(X[train], generated, X[test])
+        synth = synthetic_side(
+            np.asarray(generated, dtype=np.float64),
+            X[train],
+            X[test],
+            get_config()["working_memory"],
+            None,
+        )
+        closer_share[k] = synth.closer.mean()
+        closer_ci[k] = closer_share_ci(synth, 0.95)
+        chance[k] = synth.chance
         distance[train] += records.distance_to_generated
         to_holdout[train] += records.distance_to_holdout
         n_closer[train] += records.n_closer
@@ -601,4 +617,7 @@ def fold_data_copying(
         n_closer=n_closer,
         closest_generated=closest,
         closest_distance=closest_distance,
+        closer_to_training=closer_share,
+        closer_to_training_ci=closer_ci,
+        closer_to_training_chance=chance,
     )

@@ -673,6 +673,12 @@ class MemorizationScorer(BaseEstimator):
             - ``closest_generated``, ``closest_distance``: per record, the
               closest sample of all the models that trained on it, and its
               distance.
+            - ``closer_to_training``, ``closer_to_training_ci``,
+              ``closer_to_training_chance``: ndarrays (n_models,),
+              (n_models, 2) and (n_models,): each model's share of samples
+              closer to its training rows than to its held-out rows, its 95 %
+              interval and the share a model that never saw the rows gets
+              (see :func:`~skmem.record_risk`).
 
         Examples
         --------

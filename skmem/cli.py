@@ -64,11 +64,14 @@ def report(
     details=(),
     alpha=0.05,
     discrete=False,
+    tables=(),
 ):
     """Table on stdout; figures and HTML under ``out`` when given.
 
     ``discrete``: the models' log-likelihoods are log-probabilities of
     discrete pixel levels, so the table also gives bits per dimension.
+    ``tables``: more tables for the HTML report (see
+    :func:`skmem._report.write_report`).
     """
     from ._report import SIGNIFICANCE, format_table, summary_rows, takeaway
 
@@ -129,6 +132,7 @@ def report(
             notes=notes,
             settings=settings,
             details=details,
+            tables=tables,
         )
         out.mkdir(exist_ok=True)
         for path in sorted(build.iterdir(), key=lambda p: p.name == page.name):
@@ -362,9 +366,11 @@ def _score(args):
     from ._cli.records import record_columns
     from ._report import (
         EXPLANATION,
+        closer_share_table,
         copies_lines,
         format_summary,
         per_sample_columns,
+        records_table,
         summary,
         write_scores_csv,
         write_settings,
@@ -439,7 +445,8 @@ def _score(args):
     results[args.model]["index"] = table.rows
     out = Path(args.out)
     columns = per_sample_columns(scorer, alpha=args.alpha, index=table.rows)
-    columns.update(record_columns(scorer))
+    risk_columns, copies = record_columns(scorer)
+    columns.update(risk_columns)
     facts = summary(scorer, alpha=args.alpha, index=table.rows)
     if n_imputed is not None:
         columns["n_imputed"] = (n_imputed, "%d")
@@ -462,11 +469,12 @@ def _score(args):
     lines = _repeats_hint(format_summary(args.model, scorer, facts, columns), facts)
     if n_imputed is not None:
         lines += imputed_lines(facts)
-    if args.report and table.categorical:
-        # copies_lines prints records as numbers; text columns wait for it.
-        lines += ["", "Data-copying lines left out: the table has text columns."]
-    elif args.report:
+    tables = []
+    if args.report:
         lines += copies_lines(scorer, index=table.rows)
+        tables.append(records_table(columns))
+        if copies is not None:
+            tables.append(closer_share_table(copies))
     print()
     print("\n".join(lines))
     print(f"\n[skmem] scores written to {out}, settings and summary to {sidecar}")
@@ -480,6 +488,7 @@ def _score(args):
             settings=settings,
             details=lines,
             alpha=args.alpha,
+            tables=tables,
         )
     return 0
 

@@ -214,9 +214,14 @@ def test_scorer_and_command_line_on_a_mixed_table(tmp_path, monkeypatch, capsys)
     df.to_csv("t.csv", index=False)
     base = ["score", "t.csv", "--cv", "3", "--repeats", "1", "--n-jobs", "1"]
     model = "sdv:GaussianCopulaSynthesizer"
-    assert (
-        cli.main([*base, "--model", model, "--param", "default_distribution=norm"]) == 0
-    )
+    params = ["--param", "default_distribution=norm"]
+    assert cli.main([*base, "--model", model, *params, "--report", "rep"]) == 0
+    # The report has the per-record table and the models' closer shares, and
+    # the copying lines show the text column's values.
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "<h2>Records</h2>" in page and "distance_to_synthetic" in page
+    assert "<h2>Samples closer to training</h2>" in page
+    assert "Most memorized records beside" in page
     scores = pd.read_csv("scores.csv")
     assert len(scores) == 90
     for column in (
