@@ -635,10 +635,8 @@ def records_table(columns, *, top=20):
 def closer_share_table(copies):
     """The report's table of each fold model's share of samples closer to its
     training rows than to its held-out rows, from
-    :meth:`~skmem.MemorizationScorer.data_copying`, or None without it."""
-    share = getattr(copies, "closer_to_training", None)
-    if share is None or not len(share):
-        return None
+    :meth:`~skmem.MemorizationScorer.data_copying`."""
+    share = copies.closer_to_training
     ci, chance = copies.closer_to_training_ci, copies.closer_to_training_chance
     above = int(np.sum(ci[:, 0] > chance))
     text = (

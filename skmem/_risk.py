@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, norm
+from scipy.stats import norm
 from sklearn import get_config
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, validate_params
@@ -12,16 +12,11 @@ from sklearn.utils._param_validation import Interval, validate_params
 __all__ = ["record_risk"]
 
 
-def _wilson(k, n, confidence):
-    if n == 0:
+def _wilson(share, n_effective, confidence):
+    """Wilson's interval for ``share`` observed on ``n_effective`` trials (a
+    real number where it is Kish's effective sample size)."""
+    if n_effective == 0:
         return np.nan, np.nan
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
-def _wilson_effective(share, n_effective, confidence):
-    """Wilson's interval for ``share`` observed on ``n_effective`` trials
-    (a real number: Kish's effective sample size)."""
     z = norm.ppf(0.5 + confidence / 2)
     z2n = z * z / n_effective
     center = (share + z2n / 2) / (1 + z2n)
@@ -77,7 +72,7 @@ def closer_share_ci(synth, confidence):
     weight = np.bincount(synth.nearest_record, minlength=n_records)
     inverse_kish = float(np.sum(weight.astype(float) ** 2)) / n**2
     n_effective = min(n, 1.0 / max(inverse_kish - 1.0 / n_records, 1e-300))
-    return _wilson_effective(float(np.mean(closer)), n_effective, confidence)
+    return _wilson(float(np.mean(closer)), n_effective, confidence)
 
 
 @validate_params(
@@ -224,7 +219,7 @@ def record_risk(
         if name == "synthetic_closer_to_training":
             low, high = closer_share_ci(synth, confidence)
         else:
-            low, high = _wilson(k, n, confidence)
+            low, high = _wilson(k / n, n, confidence)
         rows.append({"share": k / n, "low": low, "high": high, "count": k, "of": n})
     shares = pd.DataFrame(rows, index=list(counts))
     shares.attrs["confidence"] = confidence
